@@ -1,0 +1,163 @@
+"""Where a study keeps its trials: in memory, or in an embedded SQLite journal.
+
+The journal is written only by the study driver. Each trial state change is one transaction
+carrying the searcher's state too, so a reopened study knows exactly which points were out.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any
+
+from . import _core
+from . import _validate as v
+from .errors import StorageError
+from .trial import Trial, TrialState
+
+__all__ = ["Journal", "open_journal"]
+
+_STATES = {s.value: s for s in TrialState}
+
+
+def _dumps(value: Any, what: str) -> str:
+    try:
+        return json.dumps(value, allow_nan=True)
+    except (TypeError, ValueError) as e:
+        raise StorageError(
+            f"{what} cannot be stored in the journal because it is not JSON-serialisable: {e}"
+        ) from e
+
+
+def _row(trial: Trial) -> tuple[Any, ...]:
+    return (
+        trial.number,
+        trial.point_id,
+        trial.state.value,
+        _dumps(trial.params, f"trial {trial.number}'s params"),
+        trial.value,
+        trial.start,
+        trial.duration,
+        json.dumps({str(k): x for k, x in trial.intermediate.items()})
+        if trial.intermediate else None,
+        trial.error,
+        _dumps(trial.attrs, f"trial {trial.number}'s attrs") if trial.attrs else None,
+    )
+
+
+def _trial(row: tuple[Any, ...]) -> Trial:
+    number, point_id, state, params, value, start, duration, inter, error, attrs = row
+    return Trial(
+        number,
+        json.loads(params),
+        point_id=point_id,
+        state=_STATES[state],
+        value=value,
+        start=start or 0.0,
+        duration=duration,
+        intermediate={int(k): x for k, x in json.loads(inter).items()} if inter else {},
+        error=error,
+        attrs=json.loads(attrs) if attrs else {},
+    )
+
+
+class Journal:
+    """One study's view of a journal file."""
+
+    def __init__(self, core: Any, study_id: int, name: str, record: tuple[Any, ...]):
+        self._core = core
+        self.study_id = study_id
+        self.name = name
+        self.record = record
+
+    @property
+    def path(self) -> str:
+        return str(self._core.path)
+
+    @property
+    def direction(self) -> str:
+        return str(self.record[2])
+
+    @property
+    def searcher_config(self) -> dict[str, Any]:
+        return dict(json.loads(self.record[3]))
+
+    @property
+    def searcher_state(self) -> str | None:
+        return self.record[4]  # type: ignore[no-any-return]
+
+    @property
+    def attrs(self) -> dict[str, Any]:
+        return dict(json.loads(self.record[5]))
+
+    def load_trials(self) -> list[Trial]:
+        return [_trial(r) for r in self._core.trials(self.study_id)]
+
+    def write(self, trials: list[Trial], searcher_state: str | None) -> None:
+        self._core.write_trials(self.study_id, [_row(t) for t in trials], searcher_state)
+
+    def set_attrs(self, attrs: dict[str, Any]) -> None:
+        self._core.set_study_attrs(self.study_id, _dumps(attrs, "study attrs"))
+
+    def close(self) -> None:
+        self._core.close()
+
+
+def _path(storage: Any) -> str:
+    if isinstance(storage, str) and storage.startswith("sqlite:///"):
+        storage = storage[len("sqlite:///"):]
+    if not isinstance(storage, (str, os.PathLike)):
+        v.bad_type("storage", storage, "None (in memory) or a path to a SQLite journal")
+    return os.fspath(storage)
+
+
+def open_journal(
+    storage: Any,
+    name: str | None,
+    *,
+    create: dict[str, Any] | None = None,
+    read_only: bool = False,
+    sync: str = "normal",
+) -> Journal:
+    """Opens the study `name` in the journal at `storage`.
+
+    With `create` (direction, searcher config and state), a missing study is created; without
+    it, a missing study is an error. A `name` of None picks the only study in the file, or
+    "default" when creating in a file with none.
+    """
+    path = _path(storage)
+    if read_only or create is None:
+        if not os.path.exists(path):
+            raise StorageError(f"storage {path!r} does not exist")
+    core = _core.Journal(path, read_only=read_only, sync=sync)
+    try:
+        if name is None:
+            names = [s[1] for s in core.studies()]
+            if len(names) == 1:
+                name = names[0]
+            elif not names and create is not None:
+                name = "default"
+            elif not names:
+                core.require_study("default")  # raises StudyNotFoundError
+            else:
+                v.bad_value("name", None, f"one of the studies in {path!r}: "
+                            + ", ".join(repr(n) for n in names))
+        assert name is not None
+        record = core.study(name)
+        if record is None:
+            if create is None:
+                record = core.require_study(name)  # raises StudyNotFoundError
+            else:
+                core.create_study(
+                    name,
+                    create["direction"],
+                    _dumps(create["searcher"], "searcher config"),
+                    create.get("state"),
+                    time.time(),
+                )
+                record = core.require_study(name)
+        return Journal(core, record[0], name, record)
+    except BaseException:
+        core.close()
+        raise

@@ -1,0 +1,186 @@
+"""Trials: one evaluation of the objective at one point of the space."""
+
+from __future__ import annotations
+
+import enum
+import numbers
+from typing import TYPE_CHECKING, Any
+
+from . import _validate as v
+from .errors import TrialPruned
+
+if TYPE_CHECKING:
+    from .study import Study
+
+__all__ = ["Trial", "TrialState", "TrialPruned", "as_value"]
+
+
+class TrialState(str, enum.Enum):
+    """Where a trial stands. Only ``COMPLETE`` trials have a value that counts."""
+
+    RUNNING = "RUNNING"
+    COMPLETE = "COMPLETE"
+    PRUNED = "PRUNED"
+    FAILED = "FAILED"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def finished(self) -> bool:
+        return self is not TrialState.RUNNING
+
+
+class Trial:
+    """One evaluation: what the objective receives, and what the study keeps.
+
+    Attributes
+    ----------
+    number : int
+        Position in the study, from 0.
+    params : dict
+        The parameter values to evaluate.
+    state : TrialState
+    value : float or None
+        The objective's value, once complete.
+    start : float
+        Wall-clock start (seconds since the epoch).
+    duration : float or None
+        Seconds from ask to tell.
+    intermediate : dict[int, float]
+        Values reported with :meth:`report`, by step.
+    error : str or None
+        The traceback text of a failed trial, or why it failed.
+    attrs : dict
+        Free-form attributes set with :meth:`set_attr`.
+    """
+
+    __slots__ = (
+        "number",
+        "params",
+        "point_id",
+        "state",
+        "value",
+        "start",
+        "duration",
+        "intermediate",
+        "error",
+        "attrs",
+        "gradient",
+        "_study",
+        "_t0",
+    )
+
+    def __init__(
+        self,
+        number: int,
+        params: dict[str, Any],
+        *,
+        point_id: int | None = None,
+        state: TrialState = TrialState.RUNNING,
+        value: float | None = None,
+        start: float = 0.0,
+        duration: float | None = None,
+        intermediate: dict[int, float] | None = None,
+        error: str | None = None,
+        attrs: dict[str, Any] | None = None,
+        study: Study | None = None,
+    ):
+        self.number = number
+        self.params = params
+        self.point_id = point_id
+        self.state = state
+        self.value = value
+        self.start = start
+        self.duration = duration
+        self.intermediate: dict[int, float] = {} if intermediate is None else intermediate
+        self.error = error
+        self.attrs: dict[str, Any] = {} if attrs is None else attrs
+        self.gradient: Any = None
+        self._study = study
+        self._t0 = 0.0
+
+    def __repr__(self) -> str:
+        return (f"Trial(number={self.number}, state={self.state.value}, value={self.value!r}, "
+                f"params={self.params!r})")
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A trial travels to worker processes without its study.
+        return {k: getattr(self, k) for k in self.__slots__ if k != "_study"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for k, val in state.items():
+            setattr(self, k, val)
+        self._study = None
+
+    @property
+    def finished(self) -> bool:
+        return self.state is not TrialState.RUNNING
+
+    def report(self, step: int, value: float) -> None:
+        """Records an intermediate value (a fold's score, an epoch's loss) at ``step``.
+
+        Pruners read these to stop hopeless trials; see :meth:`should_prune`.
+        """
+        step = v.integer("step", step, minimum=0)
+        if isinstance(value, bool) or not isinstance(value, (numbers.Real, float)):
+            try:
+                value = float(value)  # numpy and torch scalars
+            except (TypeError, ValueError):
+                v.bad_type("value", value, "a real number")
+        self.intermediate[step] = float(value)
+        if self._study is not None:
+            self._study._on_report(self, step)
+
+    def should_prune(self) -> bool:
+        """Whether the study's pruner judges this trial hopeless given its reports so far.
+
+        Raise :class:`ferrotune.TrialPruned` from the objective when it says so.
+        """
+        if self._study is None:
+            return False
+        return self._study._should_prune(self)
+
+    def set_attr(self, key: str, value: Any) -> None:
+        """Stores a JSON-serialisable attribute with the trial."""
+        if not isinstance(key, str):
+            v.bad_type("key", key, "a string")
+        self.attrs[key] = value
+
+    def to_dict(self) -> dict[str, Any]:
+        """The trial as plain data."""
+        return {
+            "number": self.number,
+            "params": self.params,
+            "state": self.state.value,
+            "value": self.value,
+            "start": self.start,
+            "duration": self.duration,
+            "intermediate": dict(self.intermediate),
+            "error": self.error,
+            "attrs": dict(self.attrs),
+        }
+
+
+def as_value(value: Any) -> float:
+    """The objective's return value as a float, or a clear error.
+
+    Accepts Python and numpy numbers and 0-d arrays/tensors; anything else is a type error.
+    The result may be NaN or infinite: the caller decides what that means.
+    """
+    if type(value) is float:
+        return value
+    if isinstance(value, bool):
+        v.bad_type("objective value", value, "a real number (a bool is not a score)")
+    if isinstance(value, numbers.Real):
+        return float(value)
+    shape = getattr(value, "shape", None)
+    if shape is not None and tuple(shape) not in ((), (1,)):
+        v.bad_type("objective value", value, "a scalar, not an array of shape "
+                   f"{tuple(shape)}")
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        v.bad_type("objective value", value, "a real number")
+    return out
+

@@ -1,0 +1,149 @@
+//! `_core.Grid`: a lazy scikit-learn-ordered grid holding the user's value objects.
+
+use numpy::{PyArray1, PyArray2, PyArrayMethods};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyString};
+
+use super::{detached, IntoPyResult};
+use crate::grid::GridShape;
+use crate::Error;
+
+struct SubGrid {
+    keys: Vec<Py<PyString>>,
+    values: Vec<Vec<Py<PyAny>>>,
+    /// Output column of each key in `to_array`.
+    columns: Vec<usize>,
+    /// Each value as a number: itself when it converts to float, else its index.
+    numeric: Vec<Vec<f64>>,
+}
+
+/// A grid of parameter dicts, indexable without materialising it.
+#[pyclass(name = "Grid", module = "ferrotune._core", frozen)]
+pub(crate) struct PyGrid {
+    shape: GridShape,
+    subs: Vec<SubGrid>,
+    column_names: Vec<String>,
+}
+
+impl PyGrid {
+    pub(crate) fn len(&self) -> u64 {
+        self.shape.len()
+    }
+
+    /// Point `index` as a dict, keys in sorted order.
+    pub(crate) fn point<'py>(&self, py: Python<'py>, index: u64) -> PyResult<Bound<'py, PyDict>> {
+        let mut digits = Vec::new();
+        let s = self.shape.locate(index, &mut digits).into_py_result()?;
+        let sub = &self.subs[s];
+        let d = PyDict::new(py);
+        for ((key, values), &k) in sub.keys.iter().zip(&sub.values).zip(&digits) {
+            d.set_item(key.bind(py), values[k].bind(py))?;
+        }
+        Ok(d)
+    }
+}
+
+#[pymethods]
+impl PyGrid {
+    /// `subgrids`: a list of `(sorted keys, value lists)` pairs, validated by the caller.
+    #[new]
+    fn new(subgrids: &Bound<'_, PyList>) -> PyResult<Self> {
+        let mut subs = Vec::new();
+        let mut column_names: Vec<String> = Vec::new();
+        for item in subgrids.iter() {
+            let (keys, values): (Vec<Bound<'_, PyString>>, Vec<Vec<Bound<'_, PyAny>>>) =
+                item.extract()?;
+            if keys.len() != values.len() {
+                return Err(Error::Internal("grid keys and values differ in length".into()).into());
+            }
+            let mut columns = Vec::new();
+            for key in &keys {
+                let name: String = key.extract()?;
+                let col = match column_names.iter().position(|c| *c == name) {
+                    Some(c) => c,
+                    None => {
+                        column_names.push(name);
+                        column_names.len() - 1
+                    }
+                };
+                columns.push(col);
+            }
+            let numeric = values
+                .iter()
+                .map(|vs| {
+                    vs.iter()
+                        .enumerate()
+                        .map(|(i, v)| match v.extract::<f64>() {
+                            Ok(x) if !v.is_instance_of::<PyString>() => x,
+                            _ => i as f64,
+                        })
+                        .collect()
+                })
+                .collect();
+            subs.push(SubGrid {
+                keys: keys.into_iter().map(Bound::unbind).collect(),
+                values: values
+                    .into_iter()
+                    .map(|vs| vs.into_iter().map(Bound::unbind).collect())
+                    .collect(),
+                columns,
+                numeric,
+            });
+        }
+        let shape = GridShape::new(
+            subs.iter().map(|s| s.values.iter().map(|v| v.len() as u64).collect()).collect(),
+        )
+        .into_py_result()?;
+        // Columns in sorted order, as the dict keys are.
+        let mut order: Vec<usize> = (0..column_names.len()).collect();
+        order.sort_by(|&a, &b| column_names[a].cmp(&column_names[b]));
+        let mut rank = vec![0; order.len()];
+        for (r, &c) in order.iter().enumerate() {
+            rank[c] = r;
+        }
+        for sub in &mut subs {
+            for c in &mut sub.columns {
+                *c = rank[*c];
+            }
+        }
+        column_names.sort();
+        Ok(PyGrid { shape, subs, column_names })
+    }
+
+    fn __len__(&self) -> PyResult<usize> {
+        usize::try_from(self.shape.len())
+            .map_err(|_| Error::Internal("grid length exceeds the platform's size".into()).into())
+    }
+
+    /// Point `index` (non-negative, already range-checked by the caller) as a dict.
+    fn get<'py>(&self, py: Python<'py>, index: u64) -> PyResult<Bound<'py, PyDict>> {
+        self.point(py, index)
+    }
+
+    /// Column names of `to_array`: every key of every sub-grid, sorted.
+    #[getter]
+    fn columns(&self) -> Vec<String> {
+        self.column_names.clone()
+    }
+
+    /// Points `start .. stop` as a float64 array: numbers as themselves, other values as their
+    /// index in their list, keys a sub-grid lacks as NaN.
+    fn to_array<'py>(
+        &self,
+        py: Python<'py>,
+        start: u64,
+        stop: u64,
+    ) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let n = usize::try_from(stop.saturating_sub(start))
+            .map_err(|_| Error::invalid("stop", stop, "too many points for one array"))?;
+        let n_cols = self.column_names.len();
+        let columns: Vec<Vec<usize>> = self.subs.iter().map(|s| s.columns.clone()).collect();
+        let values: Vec<Vec<Vec<f64>>> = self.subs.iter().map(|s| s.numeric.clone()).collect();
+        let data = detached(py, || self.shape.fill(start, n, n_cols, &columns, &values))?;
+        PyArray1::from_vec(py, data).reshape([n, n_cols])
+    }
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyGrid>()
+}

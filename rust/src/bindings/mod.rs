@@ -1,0 +1,45 @@
+//! The Python extension module `ferrotune._core`: every `#[pyclass]` and `#[pyfunction]`
+//! lives in this tree, one file per area. The core above knows nothing of Python.
+
+use pyo3::prelude::*;
+
+mod errors;
+mod grid;
+mod search;
+mod space;
+mod store;
+
+pub(crate) use errors::IntoPyResult;
+
+/// Runs `work` with the GIL released, turning a panic (a bug) into `InternalError` instead of
+/// letting it cross into Python. Every long call in the bindings goes through here.
+pub(crate) fn detached<T, F>(py: Python<'_>, work: F) -> PyResult<T>
+where
+    T: Send,
+    F: FnOnce() -> crate::Result<T> + Send,
+{
+    let outcome = py.detach(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)));
+    match outcome {
+        Ok(result) => result.into_py_result(),
+        Err(panic) => {
+            let text = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(crate::Error::Internal(text)).into_py_result()
+        }
+    }
+}
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("JOURNAL_FORMAT", crate::store::FORMAT)?;
+    m.add("SOBOL_MAX_DIMS", crate::sobol::max_dims())?;
+    space::register(m)?;
+    grid::register(m)?;
+    search::register(m)?;
+    store::register(m)?;
+    Ok(())
+}

@@ -1,0 +1,149 @@
+//! `_core.RandomSearcher` and `_core.GridSearcher`: the state machines, with the space or grid
+//! they draw from, so that `ask` returns a ready parameter dict in one call.
+
+use std::sync::Mutex;
+
+use pyo3::prelude::*;
+use pyo3::types::PyTuple;
+
+use super::grid::PyGrid;
+use super::space::PySpace;
+use super::IntoPyResult;
+use crate::search::{Ask, GridSearcher, RandomSearcher};
+use crate::space::Sequence;
+use crate::Error;
+
+fn poisoned() -> PyErr {
+    Error::Internal("searcher lock poisoned".into()).into()
+}
+
+/// `(id, params)`, or None while waiting; `exhausted` tells the two "no point" cases apart.
+#[pyclass(name = "RandomSearcher", module = "ferrotune._core", frozen)]
+pub(crate) struct PyRandomSearcher {
+    space: Py<PySpace>,
+    state: Mutex<RandomSearcher>,
+}
+
+#[pymethods]
+impl PyRandomSearcher {
+    #[new]
+    fn new(space: Py<PySpace>, seed: u64, sequence: &str) -> PyResult<Self> {
+        let seq = Sequence::parse(sequence).into_py_result()?;
+        Ok(PyRandomSearcher { space, state: Mutex::new(RandomSearcher::new(seed, seq)) })
+    }
+
+    /// The next `(id, params)`.
+    fn ask<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyTuple>>> {
+        let (ask, seed, seq) = {
+            let mut s = self.state.lock().map_err(|_| poisoned())?;
+            (s.ask(), s.seed, s.sequence)
+        };
+        let Ask::Point(id) = ask else { return Ok(None) };
+        let space = self.space.get();
+        let mut row = vec![0.0; space.space.len()];
+        space.space.sample_row(seed, seq, id, &mut row);
+        let params = space.decode_row(py, &row)?;
+        Ok(Some(PyTuple::new(py, [id.into_pyobject(py)?.into_any(), params])?))
+    }
+
+    /// Random search never runs out.
+    #[getter]
+    fn exhausted(&self) -> bool {
+        false
+    }
+
+    /// Marks `id` finished; False if it was not pending.
+    fn tell(&self, id: u64) -> PyResult<bool> {
+        Ok(self.state.lock().map_err(|_| poisoned())?.tell(id))
+    }
+
+    /// Hands `id` out again at the next ask.
+    fn requeue(&self, id: u64) -> PyResult<()> {
+        self.state.lock().map_err(|_| poisoned())?.requeue(id);
+        Ok(())
+    }
+
+    /// The state as JSON text.
+    fn state(&self) -> PyResult<String> {
+        self.state.lock().map_err(|_| poisoned())?.to_json().into_py_result()
+    }
+
+    /// Restores a state from `state()`.
+    fn restore(&self, text: &str) -> PyResult<()> {
+        let restored = RandomSearcher::from_json(text).into_py_result()?;
+        *self.state.lock().map_err(|_| poisoned())? = restored;
+        Ok(())
+    }
+}
+
+/// Every grid point once; `(id, params)` where params is grid point `perm(id)`.
+#[pyclass(name = "GridSearcher", module = "ferrotune._core", frozen)]
+pub(crate) struct PyGridSearcher {
+    grid: Py<PyGrid>,
+    state: Mutex<GridSearcher>,
+}
+
+#[pymethods]
+impl PyGridSearcher {
+    #[new]
+    #[pyo3(signature = (grid, shuffle_seed=None))]
+    fn new(grid: Py<PyGrid>, shuffle_seed: Option<u64>) -> Self {
+        let n = grid.get().len();
+        PyGridSearcher { grid, state: Mutex::new(GridSearcher::new(n, shuffle_seed)) }
+    }
+
+    /// The next `(id, params)`, or None when none is left to hand out now.
+    fn ask<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyTuple>>> {
+        let (ask, index) = {
+            let mut s = self.state.lock().map_err(|_| poisoned())?;
+            let ask = s.ask();
+            let index = match ask {
+                Ask::Point(id) => s.point_index(id),
+                _ => 0,
+            };
+            (ask, index)
+        };
+        let Ask::Point(id) = ask else { return Ok(None) };
+        let params = self.grid.get().point(py, index)?;
+        Ok(Some(PyTuple::new(py, [id.into_pyobject(py)?.into_any(), params.into_any()])?))
+    }
+
+    /// True once every point has been handed out and told.
+    #[getter]
+    fn exhausted(&self) -> PyResult<bool> {
+        let mut s = self.state.lock().map_err(|_| poisoned())?.clone();
+        Ok(s.ask() == Ask::Done)
+    }
+
+    fn tell(&self, id: u64) -> PyResult<bool> {
+        Ok(self.state.lock().map_err(|_| poisoned())?.tell(id))
+    }
+
+    fn requeue(&self, id: u64) -> PyResult<()> {
+        self.state.lock().map_err(|_| poisoned())?.requeue(id);
+        Ok(())
+    }
+
+    fn state(&self) -> PyResult<String> {
+        self.state.lock().map_err(|_| poisoned())?.to_json().into_py_result()
+    }
+
+    fn restore(&self, text: &str) -> PyResult<()> {
+        let restored = GridSearcher::from_json(text).into_py_result()?;
+        let mut s = self.state.lock().map_err(|_| poisoned())?;
+        if restored.n != s.n {
+            return Err(Error::State(format!(
+                "the saved grid search had {} points, this grid has {}",
+                restored.n, s.n
+            ))
+            .into());
+        }
+        *s = restored;
+        Ok(())
+    }
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyRandomSearcher>()?;
+    m.add_class::<PyGridSearcher>()
+}
