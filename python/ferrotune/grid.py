@@ -164,7 +164,7 @@ def _discretise(value: Any, points: int) -> list[Any]:
     if isinstance(value, Normal):
         probe = Space({"x": value})
         quantiles = (np.arange(points)[:, None] + 0.5) / points
-        return [float(x) for x in probe._core.from_unit(quantiles)[:, 0]]
+        return [float(x) for x in probe._core.transform(quantiles)[:, 0]]
     if isinstance(value, Distribution):
         v.bad_type("space", value, "a known distribution")
     return [value]

@@ -80,12 +80,13 @@ class RandomSearch(Searcher):
     """
 
     def __init__(self, space: SpaceLike, *, seed: int = 0, sequence: str = "random"):
-        self.space = as_space(space)
+        self.space: Space = as_space(space)
         self.seed = v.seed(seed)
         self.sequence = v.one_of("sequence", sequence, ("random", "sobol"))
         if sequence == "sobol" and len(self.space) > _core.SOBOL_MAX_DIMS:
-            v.bad_value("sequence", sequence, f"'random' for more than "
-                        f"{_core.SOBOL_MAX_DIMS} dimensions")
+            v.bad_value(
+                "sequence", sequence, f"'random' for more than {_core.SOBOL_MAX_DIMS} dimensions"
+            )
         self._core = _core.RandomSearcher(self.space._core, self.seed, self.sequence)
         self.ask = self._core.ask  # type: ignore[method-assign]
 
@@ -109,8 +110,12 @@ class RandomSearch(Searcher):
         _restore(self._core, state, self)
 
     def config(self) -> dict[str, Any]:
-        return {"kind": "random", "space": json.loads(self.space.fingerprint()),
-                "seed": self.seed, "sequence": self.sequence}
+        return {
+            "kind": "random",
+            "space": json.loads(self.space.fingerprint()),
+            "seed": self.seed,
+            "sequence": self.sequence,
+        }
 
     def __repr__(self) -> str:
         return f"RandomSearch({self.space!r}, seed={self.seed}, sequence={self.sequence!r})"
@@ -141,8 +146,9 @@ class GridSearch(Searcher):
         self.grid = grid if isinstance(grid, Grid) else Grid(grid)
         self.shuffle = v.flag("shuffle", shuffle)
         if seed is not None and not shuffle:
-            v.bad_value("seed", seed, "None unless shuffle=True (a seed without shuffling "
-                        "has no effect)")
+            v.bad_value(
+                "seed", seed, "None unless shuffle=True (a seed without shuffling has no effect)"
+            )
         if shuffle and seed is None:
             seed = secrets.randbits(63)
         self.seed = None if seed is None else v.seed(seed)
@@ -183,5 +189,6 @@ def _restore(core: Any, state: str, searcher: Searcher) -> None:
     except StateError:
         raise
     except Exception as e:  # a state from another searcher kind
-        raise StateError(f"cannot restore {type(searcher).__name__} from {state[:80]!r}: {e}") \
-            from e
+        raise StateError(
+            f"cannot restore {type(searcher).__name__} from {state[:80]!r}: {e}"
+        ) from e

@@ -68,8 +68,13 @@ class Float(Distribution):
         self._check()
 
     def _spec(self) -> dict[str, Any]:
-        return {"kind": "float", "low": self.low, "high": self.high, "log": self.log,
-                "step": self.step}
+        return {
+            "kind": "float",
+            "low": self.low,
+            "high": self.high,
+            "log": self.log,
+            "step": self.step,
+        }
 
 
 class Int(Distribution):
@@ -91,8 +96,13 @@ class Int(Distribution):
         self._check()
 
     def _spec(self) -> dict[str, Any]:
-        return {"kind": "int", "low": self.low, "high": self.high, "log": self.log,
-                "step": self.step}
+        return {
+            "kind": "int",
+            "low": self.low,
+            "high": self.high,
+            "log": self.log,
+            "step": self.step,
+        }
 
 
 class Normal(Distribution):
@@ -121,8 +131,14 @@ class Normal(Distribution):
         self._check()
 
     def _spec(self) -> dict[str, Any]:
-        return {"kind": "normal", "mean": self.mean, "std": self.std, "low": self.low,
-                "high": self.high, "log": self.log}
+        return {
+            "kind": "normal",
+            "mean": self.mean,
+            "std": self.std,
+            "low": self.low,
+            "high": self.high,
+            "log": self.log,
+        }
 
 
 class Choice(Distribution):
@@ -226,11 +242,13 @@ class Space:
 
         def add(path: str, dist: Distribution, parent: tuple[int, int] | None) -> int:
             self._dims.append((path, dist, parent))
-            specs.append({
-                "name": path,
-                "dist": dist._spec(),
-                "parent": None if parent is None else {"dim": parent[0], "option": parent[1]},
-            })
+            specs.append(
+                {
+                    "name": path,
+                    "dist": dist._spec(),
+                    "parent": None if parent is None else {"dim": parent[0], "option": parent[1]},
+                }
+            )
             return len(specs) - 1
 
         def build(value: Any, path: str, parent: tuple[int, int] | None) -> tuple[Any, ...]:
@@ -300,9 +318,7 @@ class Space:
         option is not chosen. Produced in Rust, in parallel, with no per-sample Python work.
         """
         n = v.integer("n", n, minimum=0)
-        return self._core.sample_array(
-            n, v.seed(seed), v.one_of("sequence", sequence, _SEQUENCES)
-        )
+        return self._core.sample_array(n, v.seed(seed), v.one_of("sequence", sequence, _SEQUENCES))
 
     def decode(self, rows: np.ndarray) -> list[dict[str, Any]]:
         """The parameter dicts for rows of an array shaped like ``sample_array``'s."""
@@ -346,9 +362,7 @@ def _matches(option: Any, value: Any) -> bool:
     if isinstance(option, Mapping):
         if not isinstance(value, Mapping) or set(option) != set(value):
             return False
-        return all(
-            isinstance(o, Distribution) or _matches(o, value[k]) for k, o in option.items()
-        )
+        return all(isinstance(o, Distribution) or _matches(o, value[k]) for k, o in option.items())
     if isinstance(option, Distribution):
         return True
     return bool(option == value)

@@ -40,7 +40,8 @@ def _row(trial: Trial) -> tuple[Any, ...]:
         trial.start,
         trial.duration,
         json.dumps({str(k): x for k, x in trial.intermediate.items()})
-        if trial.intermediate else None,
+        if trial.intermediate
+        else None,
         trial.error,
         _dumps(trial.attrs, f"trial {trial.number}'s attrs") if trial.attrs else None,
     )
@@ -106,7 +107,7 @@ class Journal:
 
 def _path(storage: Any) -> str:
     if isinstance(storage, str) and storage.startswith("sqlite:///"):
-        storage = storage[len("sqlite:///"):]
+        storage = storage[len("sqlite:///") :]
     if not isinstance(storage, (str, os.PathLike)):
         v.bad_type("storage", storage, "None (in memory) or a path to a SQLite journal")
     return os.fspath(storage)
@@ -141,8 +142,11 @@ def open_journal(
             elif not names:
                 core.require_study("default")  # raises StudyNotFoundError
             else:
-                v.bad_value("name", None, f"one of the studies in {path!r}: "
-                            + ", ".join(repr(n) for n in names))
+                v.bad_value(
+                    "name",
+                    None,
+                    f"one of the studies in {path!r}: " + ", ".join(repr(n) for n in names),
+                )
         assert name is not None
         record = core.study(name)
         if record is None:

@@ -100,15 +100,20 @@ class Study:
         journal = open_journal(
             storage,
             name,
-            create={"direction": self.direction, "searcher": config,
-                    "state": self.searcher.state()},
+            create={
+                "direction": self.direction,
+                "searcher": config,
+                "state": self.searcher.state(),
+            },
             sync=sync,
         )
         try:
             if journal.direction != self.direction:
-                v.bad_value("direction", self.direction,
-                            f"{journal.direction!r}, the direction of the stored study "
-                            f"{journal.name!r}")
+                v.bad_value(
+                    "direction",
+                    self.direction,
+                    f"{journal.direction!r}, the direction of the stored study {journal.name!r}",
+                )
             if journal.searcher_config != _jsonable(config):
                 raise StateError(
                     f"study {journal.name!r} in {journal.path} was run with a different "
@@ -140,8 +145,12 @@ class Study:
             if t.point_id is not None:
                 self.searcher.requeue(t.point_id)
         journal.write(orphans, self.searcher.state())
-        log.warning("study %r: %d trial(s) left running by a stopped driver were marked "
-                    "failed and their points requeued", journal.name, len(orphans))
+        log.warning(
+            "study %r: %d trial(s) left running by a stopped driver were marked "
+            "failed and their points requeued",
+            journal.name,
+            len(orphans),
+        )
 
     def close(self) -> None:
         """Closes the journal (and releases its lock). The trials stay readable."""
@@ -180,8 +189,7 @@ class Study:
         if proposal is None:
             return None
         point_id, params = proposal
-        trial = Trial(len(self._trials), params, point_id=point_id, start=time.time(),
-                      study=self)
+        trial = Trial(len(self._trials), params, point_id=point_id, start=time.time(), study=self)
         trial._t0 = time.perf_counter()
         self._trials.append(trial)
         if self._journal is not None:
@@ -234,8 +242,11 @@ class Study:
             self._finish_failed(trial, None if value is None else str(value))
         else:
             if value is None:
-                v.bad_value("value", value, "the objective's value (or an exception, or "
-                            "state='PRUNED'/'FAILED')")
+                v.bad_value(
+                    "value",
+                    value,
+                    "the objective's value (or an exception, or state='PRUNED'/'FAILED')",
+                )
             try:
                 x = as_value(value)
             except FerrotuneError as e:
@@ -249,8 +260,9 @@ class Study:
                 self.searcher.tell(trial.point_id, x, gradient)  # type: ignore[arg-type]
                 self._update_best(trial)
             else:
-                self._finish_failed(trial, f"the objective returned {x!r}; a trial needs a "
-                                           "finite value")
+                self._finish_failed(
+                    trial, f"the objective returned {x!r}; a trial needs a finite value"
+                )
         self._write([trial])
         return trial
 
@@ -263,8 +275,9 @@ class Study:
         else:
             number = v.integer("trial", trial, minimum=0)
             if number >= len(self._trials):
-                raise TrialStateError(f"there is no trial {number}; the study has "
-                                      f"{len(self._trials)}")
+                raise TrialStateError(
+                    f"there is no trial {number}; the study has {len(self._trials)}"
+                )
             trial = self._trials[number]
         if trial.state is not TrialState.RUNNING:
             raise TrialStateError(
@@ -436,8 +449,10 @@ class Study:
 
     def __repr__(self) -> str:
         where = "memory" if self._journal is None else self._journal.path
-        return (f"Study(name={self.name!r}, direction={self.direction!r}, "
-                f"trials={len(self._trials)}, storage={where!r})")
+        return (
+            f"Study(name={self.name!r}, direction={self.direction!r}, "
+            f"trials={len(self._trials)}, storage={where!r})"
+        )
 
 
 def load_study(storage: Any, name: str | None = None) -> Study:
@@ -550,4 +565,3 @@ def _progress(study: Study, total: int | None, progress: bool) -> _Bar | None:
         return None
     tqdm = v.optional_import("tqdm", "progress").tqdm
     return _Bar(study, total, tqdm)
-

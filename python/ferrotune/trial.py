@@ -101,8 +101,10 @@ class Trial:
         self._t0 = 0.0
 
     def __repr__(self) -> str:
-        return (f"Trial(number={self.number}, state={self.state.value}, value={self.value!r}, "
-                f"params={self.params!r})")
+        return (
+            f"Trial(number={self.number}, state={self.state.value}, value={self.value!r}, "
+            f"params={self.params!r})"
+        )
 
     def __getstate__(self) -> dict[str, Any]:
         # A trial travels to worker processes without its study.
@@ -176,11 +178,9 @@ def as_value(value: Any) -> float:
         return float(value)
     shape = getattr(value, "shape", None)
     if shape is not None and tuple(shape) not in ((), (1,)):
-        v.bad_type("objective value", value, "a scalar, not an array of shape "
-                   f"{tuple(shape)}")
+        v.bad_type("objective value", value, f"a scalar, not an array of shape {tuple(shape)}")
     try:
         out = float(value)
     except (TypeError, ValueError):
         v.bad_type("objective value", value, "a real number")
     return out
-

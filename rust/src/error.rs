@@ -18,7 +18,11 @@ pub enum Error {
     },
     /// An index past the end of a sequence (a grid point, a sample).
     #[error("{what} index {index} is out of range for length {len}")]
-    IndexOutOfRange { what: String, index: i128, len: u128 },
+    IndexOutOfRange {
+        what: String,
+        index: i128,
+        len: u128,
+    },
     /// The journal could not be read or written.
     #[error("storage: {0}")]
     Storage(String),
@@ -26,7 +30,9 @@ pub enum Error {
     #[error("{path} is not a ferrotune study journal: {reason}")]
     NotAJournal { path: String, reason: String },
     /// A journal written by an incompatible version.
-    #[error("{path} was written by journal format {found}, this ferrotune reads format {expected}")]
+    #[error(
+        "{path} was written by journal format {found}, this ferrotune reads format {expected}"
+    )]
     IncompatibleJournal {
         path: String,
         found: i64,
@@ -52,7 +58,11 @@ pub enum Error {
 
 impl Error {
     /// Shorthand for [`Error::InvalidArgument`].
-    pub fn invalid(arg: impl Into<String>, value: impl fmt::Display, reason: impl Into<String>) -> Self {
+    pub fn invalid(
+        arg: impl Into<String>,
+        value: impl fmt::Display,
+        reason: impl Into<String>,
+    ) -> Self {
         Error::InvalidArgument {
             arg: arg.into(),
             value: value.to_string(),

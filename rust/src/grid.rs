@@ -112,38 +112,44 @@ impl GridShape {
             return Ok(out);
         }
         const CHUNK: usize = 8192;
-        out.par_chunks_mut(CHUNK * n_cols).enumerate().try_for_each(|(c, block)| {
-            let mut digits = Vec::new();
-            let mut index = start + (c * CHUNK) as u64;
-            let mut s = self.locate(index, &mut digits)?;
-            for row in block.chunks_mut(n_cols) {
-                for (k, &d) in digits.iter().enumerate() {
-                    row[columns[s][k]] = values[s][k][d];
-                }
-                // Odometer step: the last key varies fastest.
-                index += 1;
-                let sizes = &self.subs[s].sizes;
-                let mut carry = true;
-                for k in (0..digits.len()).rev() {
-                    digits[k] += 1;
-                    if (digits[k] as u64) < sizes[k] {
-                        carry = false;
-                        break;
+        out.par_chunks_mut(CHUNK * n_cols)
+            .enumerate()
+            .try_for_each(|(c, block)| {
+                let mut digits = Vec::new();
+                let mut index = start + (c * CHUNK) as u64;
+                let mut s = self.locate(index, &mut digits)?;
+                for row in block.chunks_mut(n_cols) {
+                    for (k, &d) in digits.iter().enumerate() {
+                        row[columns[s][k]] = values[s][k][d];
                     }
-                    digits[k] = 0;
+                    // Odometer step: the last key varies fastest.
+                    index += 1;
+                    let sizes = &self.subs[s].sizes;
+                    let mut carry = true;
+                    for k in (0..digits.len()).rev() {
+                        digits[k] += 1;
+                        if (digits[k] as u64) < sizes[k] {
+                            carry = false;
+                            break;
+                        }
+                        digits[k] = 0;
+                    }
+                    if carry && index < self.len {
+                        s = self.locate(index, &mut digits)?;
+                    }
                 }
-                if carry && index < self.len {
-                    s = self.locate(index, &mut digits)?;
-                }
-            }
-            Ok::<(), Error>(())
-        })?;
+                Ok::<(), Error>(())
+            })?;
         Ok(out)
     }
 }
 
 fn too_large() -> Error {
-    Error::invalid("param_grid", "more than 2^63 points", "the grid is too large to index")
+    Error::invalid(
+        "param_grid",
+        "more than 2^63 points",
+        "the grid is too large to index",
+    )
 }
 
 /// A bijection of `0..n` keyed by a seed: a balanced Feistel network on the smallest even
@@ -162,7 +168,11 @@ impl Permutation {
     pub fn new(n: u64, seed: u64) -> Self {
         let bits = (64 - n.saturating_sub(1).leading_zeros()).max(2);
         let half_bits = bits.div_ceil(2);
-        Permutation { n, half_bits, rng: Philox::new(seed, 0xF215_7E1) }
+        Permutation {
+            n,
+            half_bits,
+            rng: Philox::new(seed, 0x0F21_57E1),
+        }
     }
 
     fn encrypt(&self, x: u64) -> u64 {
@@ -195,8 +205,9 @@ mod tests {
         let g = GridShape::new(vec![vec![2, 3], vec![], vec![1]]).unwrap();
         assert_eq!(g.len(), 8);
         let mut d = Vec::new();
-        let seen: Vec<(usize, Vec<usize>)> =
-            (0..8).map(|i| (g.locate(i, &mut d).unwrap(), d.clone())).collect();
+        let seen: Vec<(usize, Vec<usize>)> = (0..8)
+            .map(|i| (g.locate(i, &mut d).unwrap(), d.clone()))
+            .collect();
         assert_eq!(seen[0], (0, vec![0, 0]));
         assert_eq!(seen[1], (0, vec![0, 1]));
         assert_eq!(seen[3], (0, vec![1, 0]));
@@ -210,7 +221,11 @@ mod tests {
         let g = GridShape::new(vec![vec![3, 4, 5], vec![7, 2]]).unwrap();
         let columns = vec![vec![0, 1, 2], vec![0, 3]];
         let values: Vec<Vec<Vec<f64>>> = vec![
-            vec![vec![0., 1., 2.], vec![10., 11., 12., 13.], (20..25).map(f64::from).collect()],
+            vec![
+                vec![0., 1., 2.],
+                vec![10., 11., 12., 13.],
+                (20..25).map(f64::from).collect(),
+            ],
             vec![(30..37).map(f64::from).collect(), vec![40., 41.]],
         ];
         let n = g.len() as usize;
@@ -251,6 +266,9 @@ mod tests {
             }
         }
         let p = Permutation::new(1000, 1);
-        assert_ne!((0..10).map(|i| p.apply(i)).collect::<Vec<_>>(), (0..10).collect::<Vec<_>>());
+        assert_ne!(
+            (0..10).map(|i| p.apply(i)).collect::<Vec<_>>(),
+            (0..10).collect::<Vec<_>>()
+        );
     }
 }

@@ -54,7 +54,10 @@ impl Philox {
     /// Two independent uniforms in (0, 1): draws `2 * pair` and `2 * pair + 1` of sample `index`.
     #[inline]
     pub fn uniform_pair(&self, index: u64, pair: u32) -> (f64, f64) {
-        let out = philox4x32([index as u32, (index >> 32) as u32, pair, self.stream], self.key);
+        let out = philox4x32(
+            [index as u32, (index >> 32) as u32, pair, self.stream],
+            self.key,
+        );
         let a = (u64::from(out[0]) << 32) | u64::from(out[1]);
         let b = (u64::from(out[2]) << 32) | u64::from(out[3]);
         (open_unit(a), open_unit(b))
@@ -64,7 +67,7 @@ impl Philox {
     #[inline]
     pub fn uniform(&self, index: u64, draw: u32) -> f64 {
         let (a, b) = self.uniform_pair(index, draw / 2);
-        if draw % 2 == 0 {
+        if draw.is_multiple_of(2) {
             a
         } else {
             b
@@ -74,7 +77,10 @@ impl Philox {
     /// 64 raw random bits for `(index, word)`.
     #[inline]
     pub fn bits(&self, index: u64, word: u32) -> u64 {
-        let out = philox4x32([index as u32, (index >> 32) as u32, word, self.stream], self.key);
+        let out = philox4x32(
+            [index as u32, (index >> 32) as u32, word, self.stream],
+            self.key,
+        );
         (u64::from(out[0]) << 32) | u64::from(out[1])
     }
 }
@@ -86,7 +92,10 @@ mod tests {
     #[test]
     fn philox_known_answer() {
         // Known-answer vectors published with the Random123 library.
-        assert_eq!(philox4x32([0; 4], [0; 2]), [0x6627_e8d5, 0xe169_c58d, 0xbc57_ac4c, 0x9b00_dbd8]);
+        assert_eq!(
+            philox4x32([0; 4], [0; 2]),
+            [0x6627_e8d5, 0xe169_c58d, 0xbc57_ac4c, 0x9b00_dbd8]
+        );
         assert_eq!(
             philox4x32([u32::MAX; 4], [u32::MAX; 2]),
             [0x408f_276d, 0x41c8_3b0e, 0xa20b_c7c6, 0x6d54_51fd]

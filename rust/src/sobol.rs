@@ -9,7 +9,7 @@ use crate::sobol_table::{MAX_DEGREE, MAX_DIMS, MINIT, POLY};
 
 const BITS: usize = 32;
 /// Random stream used for scrambling, apart from the sampling streams.
-const SCRAMBLE_STREAM: u32 = 0x5080_1;
+const SCRAMBLE_STREAM: u32 = 0x0005_0801;
 
 /// A scrambled Sobol sequence in `dims` dimensions.
 #[derive(Clone, Debug)]
@@ -36,7 +36,12 @@ fn direction_numbers(dim: usize) -> [u32; BITS] {
     let poly = u32::from(POLY[dim]);
     let s = (32 - poly.leading_zeros() - 1) as usize;
     let mut m = [0u32; BITS];
-    m[..s].copy_from_slice(&MINIT[dim][..s].iter().map(|&x| u32::from(x)).collect::<Vec<_>>());
+    m[..s].copy_from_slice(
+        &MINIT[dim][..s]
+            .iter()
+            .map(|&x| u32::from(x))
+            .collect::<Vec<_>>(),
+    );
     for k in s..BITS {
         let mut mk = m[k - s] ^ (m[k - s] << s);
         for j in 1..s {
@@ -55,7 +60,7 @@ fn direction_numbers(dim: usize) -> [u32; BITS] {
 impl Sobol {
     /// The sequence for `dims` dimensions (at most [`max_dims`]) scrambled by `seed`.
     pub fn new(dims: usize, seed: u64) -> Self {
-        debug_assert!(MAX_DEGREE <= BITS);
+        const { assert!(MAX_DEGREE <= BITS) };
         let rng = Philox::new(seed, SCRAMBLE_STREAM);
         let mut dirs = vec![0u32; dims * BITS];
         let mut shift = vec![0u32; dims];
@@ -102,7 +107,11 @@ impl Sobol {
     /// An iterator-like walker starting at point `start`.
     pub fn walker(&self, start: u64) -> SobolWalker<'_> {
         let state = (0..self.dims).map(|j| self.raw(start, j)).collect();
-        SobolWalker { sobol: self, state, index: start }
+        SobolWalker {
+            sobol: self,
+            state,
+            index: start,
+        }
     }
 }
 

@@ -11,7 +11,7 @@ pub const MAX_DEGREE: usize = 13;
 
 /// Primitive polynomial of each dimension, as bits (leading and constant terms included).
 #[rustfmt::skip]
-pub const POLY: [u16; MAX_DIMS] = [
+pub static POLY: [u16; MAX_DIMS] = [
     1, 3, 7, 11, 13, 19, 25, 37, 41, 47, 55, 59, 61, 67, 91, 97,
     103, 109, 115, 131, 137, 143, 145, 157, 167, 171, 185, 191, 193, 203, 211, 213,
     229, 239, 241, 247, 253, 285, 299, 301, 333, 351, 355, 357, 361, 369, 391, 397,
@@ -80,7 +80,7 @@ pub const POLY: [u16; MAX_DIMS] = [
 
 /// Initial direction numbers m_1..m_s of each dimension (zero-padded).
 #[rustfmt::skip]
-pub const MINIT: [[u16; MAX_DEGREE]; MAX_DIMS] = [
+pub static MINIT: [[u16; MAX_DEGREE]; MAX_DIMS] = [
     [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
     [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
     [1, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],

@@ -111,7 +111,11 @@ impl Dist {
                     ));
                 }
                 if step <= 0 {
-                    return Err(Error::invalid("step", step, "step must be a positive integer"));
+                    return Err(Error::invalid(
+                        "step",
+                        step,
+                        "step must be a positive integer",
+                    ));
                 }
                 if log && low <= 0 {
                     return Err(Error::invalid("low", low, "a log scale needs low >= 1"));
@@ -131,7 +135,11 @@ impl Dist {
             }
             Dist::Choice { n } => {
                 if n == 0 {
-                    Err(Error::invalid("options", "[]", "a Choice needs at least one option"))
+                    Err(Error::invalid(
+                        "options",
+                        "[]",
+                        "a Choice needs at least one option",
+                    ))
                 } else {
                     Ok(())
                 }
@@ -217,39 +225,96 @@ fn normal_mass(mean: f64, std: f64, low: Option<f64>, high: Option<f64>, log: bo
 /// A distribution with its constants worked out, ready to turn uniforms into values.
 #[derive(Clone, Debug)]
 enum Prepared {
-    Linear { low: f64, width: f64, high: f64 },
-    Log { ln_low: f64, ln_width: f64, low: f64, high: f64 },
-    Steps { low: f64, step: f64, count: f64, high: f64 },
-    IntLog { ln_low: f64, ln_width: f64, low: f64, high: f64 },
-    Choice { n: f64 },
-    Normal { mean: f64, std: f64, pa: f64, width: f64, upper: bool, log: bool, low: f64, high: f64 },
+    Linear {
+        low: f64,
+        width: f64,
+        high: f64,
+    },
+    Log {
+        ln_low: f64,
+        ln_width: f64,
+        low: f64,
+        high: f64,
+    },
+    Steps {
+        low: f64,
+        step: f64,
+        count: f64,
+        high: f64,
+    },
+    IntLog {
+        ln_low: f64,
+        ln_width: f64,
+        low: f64,
+        high: f64,
+    },
+    Choice {
+        n: f64,
+    },
+    Normal {
+        mean: f64,
+        std: f64,
+        pa: f64,
+        width: f64,
+        upper: bool,
+        log: bool,
+        low: f64,
+        high: f64,
+    },
 }
 
 impl Prepared {
     fn new(dist: &Dist) -> Self {
         match *dist {
-            Dist::Float { low, high, log: false, step: None } => {
-                Prepared::Linear { low, width: high - low, high }
-            }
-            Dist::Float { low, high, log: true, .. } => Prepared::Log {
+            Dist::Float {
+                low,
+                high,
+                log: false,
+                step: None,
+            } => Prepared::Linear {
+                low,
+                width: high - low,
+                high,
+            },
+            Dist::Float {
+                low,
+                high,
+                log: true,
+                ..
+            } => Prepared::Log {
                 ln_low: low.ln(),
                 ln_width: high.ln() - low.ln(),
                 low,
                 high,
             },
-            Dist::Float { low, high, step: Some(step), .. } => Prepared::Steps {
+            Dist::Float {
+                low,
+                high,
+                step: Some(step),
+                ..
+            } => Prepared::Steps {
                 low,
                 step,
                 count: ((high - low) / step).round() + 1.0,
                 high,
             },
-            Dist::Int { low, high, log: false, step } => Prepared::Steps {
+            Dist::Int {
+                low,
+                high,
+                log: false,
+                step,
+            } => Prepared::Steps {
                 low: low as f64,
                 step: step as f64,
                 count: ((high - low) / step + 1) as f64,
                 high: high as f64,
             },
-            Dist::Int { low, high, log: true, .. } => {
+            Dist::Int {
+                low,
+                high,
+                log: true,
+                ..
+            } => {
                 let (lo, hi) = (low as f64 - 0.5, high as f64 + 0.5);
                 Prepared::IntLog {
                     ln_low: lo.ln(),
@@ -259,7 +324,13 @@ impl Prepared {
                 }
             }
             Dist::Choice { n } => Prepared::Choice { n: n as f64 },
-            Dist::Normal { mean, std, low, high, log } => {
+            Dist::Normal {
+                mean,
+                std,
+                low,
+                high,
+                log,
+            } => {
                 let (pa, pb) = normal_mass(mean, std, low, high, log);
                 let z_low = low.map(|l| if log { l.ln() } else { l });
                 Prepared::Normal {
@@ -281,17 +352,35 @@ impl Prepared {
     fn value(&self, u: f64) -> f64 {
         match *self {
             Prepared::Linear { low, width, high } => (low + u * width).min(high),
-            Prepared::Log { ln_low, ln_width, low, high } => {
-                (ln_low + u * ln_width).exp().clamp(low, high)
-            }
-            Prepared::Steps { low, step, count, high } => {
-                (low + (u * count).floor().min(count - 1.0) * step).min(high)
-            }
-            Prepared::IntLog { ln_low, ln_width, low, high } => {
-                (ln_low + u * ln_width).exp().round().clamp(low, high)
-            }
+            Prepared::Log {
+                ln_low,
+                ln_width,
+                low,
+                high,
+            } => (ln_low + u * ln_width).exp().clamp(low, high),
+            Prepared::Steps {
+                low,
+                step,
+                count,
+                high,
+            } => (low + (u * count).floor().min(count - 1.0) * step).min(high),
+            Prepared::IntLog {
+                ln_low,
+                ln_width,
+                low,
+                high,
+            } => (ln_low + u * ln_width).exp().round().clamp(low, high),
             Prepared::Choice { n } => (u * n).floor().min(n - 1.0),
-            Prepared::Normal { mean, std, pa, width, upper, log, low, high } => {
+            Prepared::Normal {
+                mean,
+                std,
+                pa,
+                width,
+                upper,
+                log,
+                low,
+                high,
+            } => {
                 let p = pa + u * width;
                 let z = if upper { -norm_ppf(p) } else { norm_ppf(p) };
                 let x = mean + std * z;
@@ -369,11 +458,15 @@ impl Space {
                 other => other,
             })?;
             if !seen.insert(dim.name.as_str()) {
-                return Err(Error::invalid("space", &dim.name, "duplicate parameter name"));
+                return Err(Error::invalid(
+                    "space",
+                    &dim.name,
+                    "duplicate parameter name",
+                ));
             }
             if let Some(c) = dim.parent {
-                let ok = c.dim < j
-                    && matches!(dims[c.dim].dist, Dist::Choice { n } if c.option < n);
+                let ok =
+                    c.dim < j && matches!(dims[c.dim].dist, Dist::Choice { n } if c.option < n);
                 if !ok {
                     return Err(Error::invalid(
                         "space",
@@ -443,25 +536,27 @@ impl Space {
             return out;
         }
         let sobol = matches!(sequence, Sequence::Sobol).then(|| Sobol::new(d, seed));
-        out.par_chunks_mut(CHUNK_ROWS * d).enumerate().for_each(|(c, block)| {
-            let first = start + (c * CHUNK_ROWS) as u64;
-            let mut u = vec![0.0; d];
-            match &sobol {
-                None => {
-                    for (r, row) in block.chunks_mut(d).enumerate() {
-                        self.uniforms(seed, first + r as u64, &mut u);
-                        self.transform(&u, row);
+        out.par_chunks_mut(CHUNK_ROWS * d)
+            .enumerate()
+            .for_each(|(c, block)| {
+                let first = start + (c * CHUNK_ROWS) as u64;
+                let mut u = vec![0.0; d];
+                match &sobol {
+                    None => {
+                        for (r, row) in block.chunks_mut(d).enumerate() {
+                            self.uniforms(seed, first + r as u64, &mut u);
+                            self.transform(&u, row);
+                        }
+                    }
+                    Some(sobol) => {
+                        let mut walker = sobol.walker(first);
+                        for row in block.chunks_mut(d) {
+                            walker.next_into(&mut u);
+                            self.transform(&u, row);
+                        }
                     }
                 }
-                Some(sobol) => {
-                    let mut walker = sobol.walker(first);
-                    for row in block.chunks_mut(d) {
-                        walker.next_into(&mut u);
-                        self.transform(&u, row);
-                    }
-                }
-            }
-        });
+            });
         out
     }
 }
@@ -471,20 +566,62 @@ mod tests {
     use super::*;
 
     fn dim(name: &str, dist: Dist) -> Dim {
-        Dim { name: name.into(), dist, parent: None }
+        Dim {
+            name: name.into(),
+            dist,
+            parent: None,
+        }
     }
 
     fn mixed() -> Space {
         Space::new(vec![
-            dim("lr", Dist::Float { low: 1e-5, high: 1e-1, log: true, step: None }),
-            dim("width", Dist::Int { low: 16, high: 512, log: true, step: 1 }),
-            dim("layers", Dist::Int { low: 1, high: 9, log: false, step: 2 }),
+            dim(
+                "lr",
+                Dist::Float {
+                    low: 1e-5,
+                    high: 1e-1,
+                    log: true,
+                    step: None,
+                },
+            ),
+            dim(
+                "width",
+                Dist::Int {
+                    low: 16,
+                    high: 512,
+                    log: true,
+                    step: 1,
+                },
+            ),
+            dim(
+                "layers",
+                Dist::Int {
+                    low: 1,
+                    high: 9,
+                    log: false,
+                    step: 2,
+                },
+            ),
             dim("act", Dist::Choice { n: 3 }),
             dim(
                 "init",
-                Dist::Normal { mean: 0.0, std: 1.0, low: Some(1.5), high: Some(9.0), log: false },
+                Dist::Normal {
+                    mean: 0.0,
+                    std: 1.0,
+                    low: Some(1.5),
+                    high: Some(9.0),
+                    log: false,
+                },
             ),
-            dim("drop", Dist::Float { low: 0.0, high: 0.5, log: false, step: Some(0.1) }),
+            dim(
+                "drop",
+                Dist::Float {
+                    low: 0.0,
+                    high: 0.5,
+                    log: false,
+                    step: Some(0.1),
+                },
+            ),
         ])
         .unwrap()
     }
@@ -523,13 +660,22 @@ mod tests {
     fn truncated_normal_in_far_tail() {
         let space = Space::new(vec![dim(
             "x",
-            Dist::Normal { mean: 0.0, std: 1.0, low: Some(8.0), high: Some(8.5), log: false },
+            Dist::Normal {
+                mean: 0.0,
+                std: 1.0,
+                low: Some(8.0),
+                high: Some(8.5),
+                log: false,
+            },
         )])
         .unwrap();
         let a = space.sample_array(1000, 1, Sequence::Random, 0);
         assert!(a.iter().all(|v| (8.0..=8.5).contains(v)));
         let mean = a.iter().sum::<f64>() / 1000.0;
-        assert!(mean < 8.2, "mass concentrates near the lower bound, mean {mean}");
+        assert!(
+            mean < 8.2,
+            "mass concentrates near the lower bound, mean {mean}"
+        );
     }
 
     #[test]
@@ -538,7 +684,12 @@ mod tests {
             dim("model", Dist::Choice { n: 2 }),
             Dim {
                 name: "model[0].c".into(),
-                dist: Dist::Float { low: 0.0, high: 1.0, log: false, step: None },
+                dist: Dist::Float {
+                    low: 0.0,
+                    high: 1.0,
+                    log: false,
+                    step: None,
+                },
                 parent: Some(Condition { dim: 0, option: 0 }),
             },
         ])
@@ -552,18 +703,63 @@ mod tests {
     #[test]
     fn bad_distributions_are_rejected() {
         let bad = [
-            Dist::Float { low: 1.0, high: 1.0, log: false, step: None },
-            Dist::Float { low: 0.0, high: 1.0, log: true, step: None },
-            Dist::Float { low: 0.0, high: 1.0, log: false, step: Some(0.3) },
-            Dist::Float { low: f64::NAN, high: 1.0, log: false, step: None },
-            Dist::Int { low: 0, high: 10, log: true, step: 1 },
-            Dist::Int { low: 0, high: 10, log: false, step: 3 },
+            Dist::Float {
+                low: 1.0,
+                high: 1.0,
+                log: false,
+                step: None,
+            },
+            Dist::Float {
+                low: 0.0,
+                high: 1.0,
+                log: true,
+                step: None,
+            },
+            Dist::Float {
+                low: 0.0,
+                high: 1.0,
+                log: false,
+                step: Some(0.3),
+            },
+            Dist::Float {
+                low: f64::NAN,
+                high: 1.0,
+                log: false,
+                step: None,
+            },
+            Dist::Int {
+                low: 0,
+                high: 10,
+                log: true,
+                step: 1,
+            },
+            Dist::Int {
+                low: 0,
+                high: 10,
+                log: false,
+                step: 3,
+            },
             Dist::Choice { n: 0 },
-            Dist::Normal { mean: 0.0, std: 0.0, low: None, high: None, log: false },
-            Dist::Normal { mean: 0.0, std: 1.0, low: Some(50.0), high: Some(51.0), log: false },
+            Dist::Normal {
+                mean: 0.0,
+                std: 0.0,
+                low: None,
+                high: None,
+                log: false,
+            },
+            Dist::Normal {
+                mean: 0.0,
+                std: 1.0,
+                low: Some(50.0),
+                high: Some(51.0),
+                log: false,
+            },
         ];
         for d in bad {
-            assert!(matches!(d.validate(), Err(Error::InvalidArgument { .. })), "{d:?}");
+            assert!(
+                matches!(d.validate(), Err(Error::InvalidArgument { .. })),
+                "{d:?}"
+            );
         }
     }
 }

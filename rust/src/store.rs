@@ -95,7 +95,10 @@ fn lock_path(path: &Path) -> PathBuf {
 }
 
 fn not_a_journal(path: &Path, reason: impl Into<String>) -> Error {
-    Error::NotAJournal { path: path.display().to_string(), reason: reason.into() }
+    Error::NotAJournal {
+        path: path.display().to_string(),
+        reason: reason.into(),
+    }
 }
 
 impl Journal {
@@ -113,7 +116,9 @@ impl Journal {
             .truncate(false)
             .write(true)
             .open(lock_path(path))
-            .map_err(|e| Error::Storage(format!("cannot create {}: {e}", lock_path(path).display())))?;
+            .map_err(|e| {
+                Error::Storage(format!("cannot create {}: {e}", lock_path(path).display()))
+            })?;
         match lock.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
@@ -125,7 +130,10 @@ impl Journal {
                 )))
             }
             Err(std::fs::TryLockError::Error(e)) => {
-                return Err(Error::Storage(format!("cannot lock {}: {e}", path.display())))
+                return Err(Error::Storage(format!(
+                    "cannot lock {}: {e}",
+                    path.display()
+                )))
             }
         }
         let conn = Connection::open(path).map_err(|e| open_error(path, e))?;
@@ -138,7 +146,11 @@ impl Journal {
             "PRAGMA journal_mode=WAL; PRAGMA synchronous={sync_mode}; PRAGMA foreign_keys=ON;"
         ))
         .map_err(|e| open_error(path, e))?;
-        let journal = Journal { conn, path: path.to_owned(), _lock: Some(lock) };
+        let journal = Journal {
+            conn,
+            path: path.to_owned(),
+            _lock: Some(lock),
+        };
         journal.init_schema(existed)?;
         Ok(journal)
     }
@@ -155,7 +167,11 @@ impl Journal {
         )
         .map_err(|e| open_error(path, e))?;
         conn.busy_timeout(Duration::from_secs(10))?;
-        let journal = Journal { conn, path: path.to_owned(), _lock: None };
+        let journal = Journal {
+            conn,
+            path: path.to_owned(),
+            _lock: None,
+        };
         journal.check_meta()?;
         Ok(journal)
     }
@@ -172,7 +188,8 @@ impl Journal {
             > 0;
         if existed && !has_meta {
             let tables: i64 =
-                self.conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
+                self.conn
+                    .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
             if tables > 0 {
                 return Err(not_a_journal(
                     &self.path,
@@ -193,11 +210,10 @@ impl Journal {
 
     fn check_meta(&self) -> Result<()> {
         let get = |key: &str| -> Result<Option<String>> {
-            Ok(self
-                .conn
+            self.conn
                 .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
                 .optional()
-                .map_err(|e| not_a_journal(&self.path, e.to_string()))?)
+                .map_err(|e| not_a_journal(&self.path, e.to_string()))
         };
         if get("application")?.as_deref() != Some(APPLICATION) {
             return Err(not_a_journal(&self.path, "it has no ferrotune marker"));
@@ -246,12 +262,19 @@ impl Journal {
         match self.study(name)? {
             Some(s) => Ok(s),
             None => {
-                let names: Vec<String> =
-                    self.studies()?.into_iter().map(|s| format!("{:?}", s.name)).collect();
+                let names: Vec<String> = self
+                    .studies()?
+                    .into_iter()
+                    .map(|s| format!("{:?}", s.name))
+                    .collect();
                 Err(Error::StudyNotFound {
                     name: name.to_owned(),
                     path: self.path.display().to_string(),
-                    available: if names.is_empty() { "none".into() } else { names.join(", ") },
+                    available: if names.is_empty() {
+                        "none".into()
+                    } else {
+                        names.join(", ")
+                    },
                 })
             }
         }
@@ -276,7 +299,10 @@ impl Journal {
 
     /// Replaces a study's user attributes (JSON text).
     pub fn set_study_attrs(&mut self, study_id: i64, attrs: &str) -> Result<()> {
-        self.conn.execute("UPDATE studies SET attrs = ?1 WHERE id = ?2", params![attrs, study_id])?;
+        self.conn.execute(
+            "UPDATE studies SET attrs = ?1 WHERE id = ?2",
+            params![attrs, study_id],
+        )?;
         Ok(())
     }
 
@@ -407,9 +433,14 @@ mod tests {
         {
             let mut j = Journal::open(&path, Sync::Normal).unwrap();
             let id = j.create_study("s", "minimize", "{}", None, 0.0).unwrap();
-            j.write_trials(id, &[trial(0, "RUNNING")], Some("{\"n\": 1}")).unwrap();
-            j.write_trials(id, &[trial(0, "COMPLETE"), trial(1, "RUNNING")], None).unwrap();
-            assert!(Journal::open(&path, Sync::Normal).is_err(), "second writer refused");
+            j.write_trials(id, &[trial(0, "RUNNING")], Some("{\"n\": 1}"))
+                .unwrap();
+            j.write_trials(id, &[trial(0, "COMPLETE"), trial(1, "RUNNING")], None)
+                .unwrap();
+            assert!(
+                Journal::open(&path, Sync::Normal).is_err(),
+                "second writer refused"
+            );
         }
         let j = Journal::open(&path, Sync::Normal).unwrap();
         let s = j.require_study("s").unwrap();
@@ -417,14 +448,20 @@ mod tests {
         let t = j.trials(s.id).unwrap();
         assert_eq!(t.len(), 2);
         assert_eq!(t[0].state, "COMPLETE");
-        assert!(matches!(j.require_study("nope"), Err(Error::StudyNotFound { .. })));
+        assert!(matches!(
+            j.require_study("nope"),
+            Err(Error::StudyNotFound { .. })
+        ));
         drop(j);
         let r = Journal::open_read_only(&path).unwrap();
         assert_eq!(r.studies().unwrap().len(), 1);
 
         let text = dir.join("t.txt");
         std::fs::write(&text, "hello, this is not sqlite at all").unwrap();
-        assert!(matches!(Journal::open(&text, Sync::Normal), Err(Error::NotAJournal { .. })));
+        assert!(matches!(
+            Journal::open(&text, Sync::Normal),
+            Err(Error::NotAJournal { .. })
+        ));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -91,7 +91,9 @@ impl PyGrid {
             });
         }
         let shape = GridShape::new(
-            subs.iter().map(|s| s.values.iter().map(|v| v.len() as u64).collect()).collect(),
+            subs.iter()
+                .map(|s| s.values.iter().map(|v| v.len() as u64).collect())
+                .collect(),
         )
         .into_py_result()?;
         // Columns in sorted order, as the dict keys are.
@@ -107,7 +109,11 @@ impl PyGrid {
             }
         }
         column_names.sort();
-        Ok(PyGrid { shape, subs, column_names })
+        Ok(PyGrid {
+            shape,
+            subs,
+            column_names,
+        })
     }
 
     fn __len__(&self) -> PyResult<usize> {

@@ -29,7 +29,10 @@ impl PyRandomSearcher {
     #[new]
     fn new(space: Py<PySpace>, seed: u64, sequence: &str) -> PyResult<Self> {
         let seq = Sequence::parse(sequence).into_py_result()?;
-        Ok(PyRandomSearcher { space, state: Mutex::new(RandomSearcher::new(seed, seq)) })
+        Ok(PyRandomSearcher {
+            space,
+            state: Mutex::new(RandomSearcher::new(seed, seq)),
+        })
     }
 
     /// The next `(id, params)`.
@@ -43,7 +46,10 @@ impl PyRandomSearcher {
         let mut row = vec![0.0; space.space.len()];
         space.space.sample_row(seed, seq, id, &mut row);
         let params = space.decode_row(py, &row)?;
-        Ok(Some(PyTuple::new(py, [id.into_pyobject(py)?.into_any(), params])?))
+        Ok(Some(PyTuple::new(
+            py,
+            [id.into_pyobject(py)?.into_any(), params],
+        )?))
     }
 
     /// Random search never runs out.
@@ -65,7 +71,11 @@ impl PyRandomSearcher {
 
     /// The state as JSON text.
     fn state(&self) -> PyResult<String> {
-        self.state.lock().map_err(|_| poisoned())?.to_json().into_py_result()
+        self.state
+            .lock()
+            .map_err(|_| poisoned())?
+            .to_json()
+            .into_py_result()
     }
 
     /// Restores a state from `state()`.
@@ -89,7 +99,10 @@ impl PyGridSearcher {
     #[pyo3(signature = (grid, shuffle_seed=None))]
     fn new(grid: Py<PyGrid>, shuffle_seed: Option<u64>) -> Self {
         let n = grid.get().len();
-        PyGridSearcher { grid, state: Mutex::new(GridSearcher::new(n, shuffle_seed)) }
+        PyGridSearcher {
+            grid,
+            state: Mutex::new(GridSearcher::new(n, shuffle_seed)),
+        }
     }
 
     /// The next `(id, params)`, or None when none is left to hand out now.
@@ -105,7 +118,10 @@ impl PyGridSearcher {
         };
         let Ask::Point(id) = ask else { return Ok(None) };
         let params = self.grid.get().point(py, index)?;
-        Ok(Some(PyTuple::new(py, [id.into_pyobject(py)?.into_any(), params.into_any()])?))
+        Ok(Some(PyTuple::new(
+            py,
+            [id.into_pyobject(py)?.into_any(), params.into_any()],
+        )?))
     }
 
     /// True once every point has been handed out and told.
@@ -125,7 +141,11 @@ impl PyGridSearcher {
     }
 
     fn state(&self) -> PyResult<String> {
-        self.state.lock().map_err(|_| poisoned())?.to_json().into_py_result()
+        self.state
+            .lock()
+            .map_err(|_| poisoned())?
+            .to_json()
+            .into_py_result()
     }
 
     fn restore(&self, text: &str) -> PyResult<()> {

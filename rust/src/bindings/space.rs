@@ -37,8 +37,10 @@ impl Node {
             "choice" => {
                 let options = t.get_item(2)?;
                 let options = options.cast::<PyList>()?;
-                let nodes =
-                    options.iter().map(|o| Node::parse(&o, n_dims)).collect::<PyResult<_>>()?;
+                let nodes = options
+                    .iter()
+                    .map(|o| Node::parse(&o, n_dims))
+                    .collect::<PyResult<_>>()?;
                 Node::Choice(dim(t)?, nodes)
             }
             "dict" => {
@@ -62,9 +64,12 @@ impl Node {
             Node::Int(j) => (row[*j] as i64).into_pyobject(py)?.into_any(),
             Node::Choice(j, options) => {
                 let k = row[*j];
-                let option = options.get(k as usize).filter(|_| k >= 0.0).ok_or_else(|| {
-                    Error::invalid("row", k, format!("option index out of range for {}", j))
-                })?;
+                let option = options
+                    .get(k as usize)
+                    .filter(|_| k >= 0.0)
+                    .ok_or_else(|| {
+                        Error::invalid("row", k, format!("option index out of range for {}", j))
+                    })?;
                 option.build(py, row)?
             }
             Node::Dict(items) => {
@@ -87,7 +92,11 @@ pub(crate) struct PySpace {
 
 impl PySpace {
     /// The parameter dictionary for one row.
-    pub(crate) fn decode_row<'py>(&self, py: Python<'py>, row: &[f64]) -> PyResult<Bound<'py, PyAny>> {
+    pub(crate) fn decode_row<'py>(
+        &self,
+        py: Python<'py>,
+        row: &[f64],
+    ) -> PyResult<Bound<'py, PyAny>> {
         self.decoder.build(py, row)
     }
 }
@@ -188,7 +197,7 @@ impl PySpace {
     }
 
     /// Maps uniforms in (0, 1), shaped `(n, d)`, through each dimension's distribution.
-    fn from_unit<'py>(
+    fn transform<'py>(
         &self,
         py: Python<'py>,
         u: PyReadonlyArray2<'py, f64>,
@@ -204,7 +213,9 @@ impl PySpace {
             .into());
         }
         if view.iter().any(|x| !(*x > 0.0 && *x < 1.0)) {
-            return Err(Error::invalid("u", "an array", "values must lie strictly in (0, 1)").into());
+            return Err(
+                Error::invalid("u", "an array", "values must lie strictly in (0, 1)").into(),
+            );
         }
         let flat: Vec<f64> = view.iter().copied().collect();
         let mut out = vec![0.0; n * d];
@@ -218,8 +229,7 @@ impl PySpace {
 
     /// The space's dimensions as JSON (the format `__new__` takes).
     fn dims_json(&self) -> PyResult<String> {
-        serde_json::to_string(self.space.dims())
-            .map_err(|e| Error::Internal(e.to_string()).into())
+        serde_json::to_string(self.space.dims()).map_err(|e| Error::Internal(e.to_string()).into())
     }
 }
 

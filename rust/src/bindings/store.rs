@@ -26,7 +26,15 @@ type TrialTuple = (
 type StudyTuple = (i64, String, String, String, Option<String>, String, f64);
 
 fn study_tuple(s: StudyRecord) -> StudyTuple {
-    (s.id, s.name, s.direction, s.searcher, s.searcher_state, s.attrs, s.created)
+    (
+        s.id,
+        s.name,
+        s.direction,
+        s.searcher,
+        s.searcher_state,
+        s.attrs,
+        s.created,
+    )
 }
 
 /// An open journal; closed explicitly by `close()` or when collected.
@@ -38,8 +46,10 @@ pub(crate) struct PyJournal {
 
 impl PyJournal {
     fn with<T>(&self, f: impl FnOnce(&mut Journal) -> crate::Result<T>) -> PyResult<T> {
-        let mut guard =
-            self.inner.lock().map_err(|_| PyErr::from(Error::Internal("journal lock".into())))?;
+        let mut guard = self
+            .inner
+            .lock()
+            .map_err(|_| PyErr::from(Error::Internal("journal lock".into())))?;
         let journal = guard.as_mut().ok_or_else(|| {
             PyErr::from(Error::Storage(format!("{} is closed", self.path.display())))
         })?;
@@ -73,7 +83,10 @@ impl PyJournal {
                 Journal::open(&p, sync)
             }
         })?;
-        Ok(PyJournal { inner: Mutex::new(Some(journal)), path })
+        Ok(PyJournal {
+            inner: Mutex::new(Some(journal)),
+            path,
+        })
     }
 
     #[getter]

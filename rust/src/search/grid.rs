@@ -17,7 +17,11 @@ pub struct GridSearcher {
 impl GridSearcher {
     /// A searcher over a grid of `n` points, shuffled when `shuffle_seed` is given.
     pub fn new(n: u64, shuffle_seed: Option<u64>) -> Self {
-        GridSearcher { n, shuffle_seed, cursor: Cursor::default() }
+        GridSearcher {
+            n,
+            shuffle_seed,
+            cursor: Cursor::default(),
+        }
     }
 
     /// The next id, `Wait` while the last ones are out, `Done` when all are told.

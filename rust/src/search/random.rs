@@ -18,7 +18,11 @@ pub struct RandomSearcher {
 impl RandomSearcher {
     /// A searcher drawing sample ids 0, 1, 2, ... of `sequence` under `seed`.
     pub fn new(seed: u64, sequence: Sequence) -> Self {
-        RandomSearcher { seed, sequence, cursor: Cursor::default() }
+        RandomSearcher {
+            seed,
+            sequence,
+            cursor: Cursor::default(),
+        }
     }
 
     /// The next sample id; random search never runs out.
