@@ -1,14 +1,25 @@
 # Type stub for the Rust extension module. tests/test_stub.py checks it against the module.
 from os import PathLike
-from typing import Any
+from typing import Any, final
 
 import numpy as np
 import numpy.typing as npt
 
+__all__ = [
+    "__version__",
+    "JOURNAL_FORMAT",
+    "SOBOL_MAX_DIMS",
+    "Space",
+    "Grid",
+    "RandomSearcher",
+    "GridSearcher",
+    "Journal",
+]
 __version__: str
 JOURNAL_FORMAT: int
 SOBOL_MAX_DIMS: int
 
+@final
 class Space:
     def __new__(cls, dims_json: str, decoder: Any) -> Space: ...
     def __len__(self) -> int: ...
@@ -24,6 +35,7 @@ class Space:
     def transform(self, u: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]: ...
     def dims_json(self) -> str: ...
 
+@final
 class Grid:
     def __new__(cls, subgrids: list[tuple[list[str], list[list[Any]]]]) -> Grid: ...
     def __len__(self) -> int: ...
@@ -32,6 +44,7 @@ class Grid:
     def columns(self) -> list[str]: ...
     def to_array(self, start: int, stop: int) -> npt.NDArray[np.float64]: ...
 
+@final
 class RandomSearcher:
     def __new__(cls, space: Space, seed: int, sequence: str) -> RandomSearcher: ...
     def ask(self) -> tuple[int, dict[str, Any]] | None: ...
@@ -42,6 +55,7 @@ class RandomSearcher:
     def state(self) -> str: ...
     def restore(self, text: str) -> None: ...
 
+@final
 class GridSearcher:
     def __new__(cls, grid: Grid, shuffle_seed: int | None = None) -> GridSearcher: ...
     def ask(self) -> tuple[int, dict[str, Any]] | None: ...
@@ -66,6 +80,7 @@ _TrialRow = tuple[
     str | None,
 ]
 
+@final
 class Journal:
     def __new__(
         cls, path: str | PathLike[str], *, read_only: bool = False, sync: str = "normal"

@@ -26,11 +26,16 @@ from .errors import (
 )
 from .search import Searcher
 from .storage import Journal, open_journal
-from .trial import Trial, TrialState, as_value
+from .trial import Trial, TrialState, as_state, as_value
 
 __all__ = ["Study", "load_study", "SearchExhausted", "NoCompletedTrialError"]
 
 log = logging.getLogger("ferrotune.study")
+
+_RUNNING = TrialState.RUNNING
+_COMPLETE = TrialState.COMPLETE
+_now = time.time
+_clock = time.perf_counter
 
 Objective = Callable[[Trial], Any]
 Callback = Callable[["Study", Trial], None]
@@ -80,6 +85,9 @@ class Study:
         if not isinstance(searcher, Searcher):
             v.bad_type("searcher", searcher, "a Searcher (RandomSearch, GridSearch, ...)")
         self.searcher = searcher
+        # Bound once: ask and tell run once per trial, and a million-trial study is in scope.
+        self._searcher_ask = searcher.ask
+        self._searcher_tell = searcher.tell
         self.direction = v.one_of("direction", direction, ("minimize", "maximize"))
         if name is not None and not isinstance(name, str):
             v.bad_type("name", name, "a string")
@@ -185,12 +193,11 @@ class Study:
     # -- ask and tell ----------------------------------------------------------------------
 
     def _try_ask(self) -> Trial | None:
-        proposal = self.searcher.ask()
+        proposal = self._searcher_ask()
         if proposal is None:
             return None
-        point_id, params = proposal
-        trial = Trial(len(self._trials), params, point_id=point_id, start=time.time(), study=self)
-        trial._t0 = time.perf_counter()
+        trial = Trial(len(self._trials), proposal[1], proposal[0], _now(), self)
+        trial._t0 = _clock()
         self._trials.append(trial)
         if self._journal is not None:
             self._journal.write([trial], self.searcher.state())
@@ -224,12 +231,36 @@ class Study:
         infinite value fails the trial: it can never be the best. ``gradient`` (same length
         as the parameters the searcher works in) goes to searchers that use it.
         """
+        # Fast path: a live trial of this study finishing with a finite float (x - x is 0.0
+        # only for finite x). Everything else takes the general path below.
+        if (
+            type(value) is float
+            and value - value == 0.0
+            and state is None
+            and gradient is None
+            and type(trial) is Trial
+            and trial._study is self
+            and trial.state is _RUNNING
+        ):
+            trial.duration = _clock() - trial._t0
+            trial.value = value
+            trial.state = _COMPLETE
+            self._searcher_tell(trial.point_id, value)  # type: ignore[arg-type]
+            best = self._best
+            if best is None or self._sign * value < self._sign * best.value:  # type: ignore[operator]
+                self._best = trial
+            if self._journal is not None:
+                self._journal.write([trial], self.searcher.state())
+            return trial
+        return self._tell(trial, value, gradient, state)
+
+    def _tell(self, trial: Trial | int, value: Any, gradient: Any, state: Any) -> Trial:
         trial = self._trial_to_tell(trial)
         if state is not None:
-            state = TrialState(state) if isinstance(state, str) else state
+            state = as_state(state)
             if state not in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAILED):
                 v.bad_value("state", state, "COMPLETE, PRUNED or FAILED")
-        trial.duration = time.perf_counter() - trial._t0 if trial._t0 else trial.duration
+        trial.duration = _clock() - trial._t0 if trial._t0 else trial.duration
 
         if isinstance(value, BaseException):
             self._finish_failed(trial, _format_exc(value))
@@ -408,7 +439,7 @@ class Study:
 
     def trials_in(self, *states: TrialState | str) -> list[Trial]:
         """The trials in any of the given states."""
-        wanted = {TrialState(s) if isinstance(s, str) else s for s in states}
+        wanted = {as_state(s) for s in states}
         return [t for t in self._trials if t.state in wanted]
 
     @property

@@ -12,7 +12,7 @@ from .errors import TrialPruned
 if TYPE_CHECKING:
     from .study import Study
 
-__all__ = ["Trial", "TrialState", "TrialPruned", "as_value"]
+__all__ = ["Trial", "TrialState", "TrialPruned", "as_value", "as_state"]
 
 
 class TrialState(str, enum.Enum):
@@ -75,16 +75,16 @@ class Trial:
         self,
         number: int,
         params: dict[str, Any],
-        *,
         point_id: int | None = None,
+        start: float = 0.0,
+        study: Study | None = None,
+        *,
         state: TrialState = TrialState.RUNNING,
         value: float | None = None,
-        start: float = 0.0,
         duration: float | None = None,
         intermediate: dict[int, float] | None = None,
         error: str | None = None,
         attrs: dict[str, Any] | None = None,
-        study: Study | None = None,
     ):
         self.number = number
         self.params = params
@@ -164,6 +164,16 @@ class Trial:
         }
 
 
+def as_state(value: TrialState | str, name: str = "state") -> TrialState:
+    """A TrialState from itself or its name, or a clear error."""
+    if isinstance(value, TrialState):
+        return value
+    try:
+        return TrialState(value)
+    except ValueError:
+        v.bad_value(name, value, "one of " + ", ".join(s.value for s in TrialState))
+
+
 def as_value(value: Any) -> float:
     """The objective's return value as a float, or a clear error.
 
@@ -176,6 +186,8 @@ def as_value(value: Any) -> float:
         v.bad_type("objective value", value, "a real number (a bool is not a score)")
     if isinstance(value, numbers.Real):
         return float(value)
+    if isinstance(value, (str, bytes)):
+        v.bad_type("objective value", value, "a real number, not text")
     shape = getattr(value, "shape", None)
     if shape is not None and tuple(shape) not in ((), (1,)):
         v.bad_type("objective value", value, f"a scalar, not an array of shape {tuple(shape)}")

@@ -1,0 +1,276 @@
+import math
+import sqlite3
+
+import pytest
+
+import ferrotune as ft
+from ferrotune.errors import (
+    InvalidArgumentError,
+    InvalidTypeError,
+    NotAJournalError,
+    StateError,
+    StorageError,
+    StudyNotFoundError,
+    TrialStateError,
+)
+
+SPACE = {"x": ft.Float(-3, 3), "n": ft.Int(1, 4), "c": ft.Choice(["a", "b"])}
+
+
+def quadratic(trial):
+    return (trial.params["x"] - 1) ** 2 + trial.params["n"]
+
+
+def test_optimize_records_trials_and_best():
+    study = ft.Study(ft.RandomSearch(SPACE, seed=0))
+    study.optimize(quadratic, n_trials=60)
+    trials = study.trials
+    assert [t.number for t in trials] == list(range(60))
+    assert all(t.state is ft.TrialState.COMPLETE for t in trials)
+    assert study.best_value == min(t.value for t in trials)
+    assert study.best_trial.params == study.best_params
+    assert all(t.duration is not None and t.duration >= 0 for t in trials)
+
+
+def test_maximize():
+    study = ft.Study(ft.RandomSearch(SPACE, seed=0), direction="maximize")
+    study.optimize(quadratic, n_trials=30)
+    assert study.best_value == max(t.value for t in study.trials)
+
+
+def test_nan_and_inf_are_failed_never_best():
+    values = iter([float("nan"), 5.0, float("inf"), -float("inf"), 7.0])
+    study = ft.Study(ft.RandomSearch(SPACE, seed=0))
+    study.optimize(lambda t: next(values), n_trials=5)
+    states = [t.state for t in study.trials]
+    assert states.count(ft.TrialState.FAILED) == 3
+    assert study.best_value == 5.0
+    assert "nan" in study.trials[0].error
+
+
+def test_exception_fails_the_trial_and_is_raised_unless_caught():
+    def boom(trial):
+        if trial.number == 1:
+            raise ZeroDivisionError("bad luck")
+        return 1.0
+
+    study = ft.Study(ft.RandomSearch(SPACE, seed=0))
+    with pytest.raises(ZeroDivisionError):
+        study.optimize(boom, n_trials=5)
+    assert [t.state for t in study.trials] == [ft.TrialState.COMPLETE, ft.TrialState.FAILED]
+    assert "ZeroDivisionError: bad luck" in study.trials[1].error
+    study.optimize(boom, n_trials=3, catch=(ZeroDivisionError,))
+    assert len(study.trials) == 5
+
+
+def test_non_scalar_value_is_a_type_error_and_a_failed_trial():
+    study = ft.Study(ft.RandomSearch(SPACE, seed=0))
+    with pytest.raises(InvalidTypeError, match="objective value"):
+        study.optimize(lambda t: "0.5", n_trials=1)
+    assert study.trials[0].state is ft.TrialState.FAILED
+
+
+def test_numpy_scalar_values_are_accepted():
+    import numpy as np
+
+    study = ft.Study(ft.RandomSearch(SPACE, seed=0))
+    study.optimize(lambda t: np.float32(0.25), n_trials=2)
+    assert study.best_value == 0.25
+
+
+def test_ask_and_tell():
+    study = ft.Study(ft.RandomSearch(SPACE, seed=0))
+    a, b = study.ask(), study.ask()
+    study.tell(b, 2.0)
+    study.tell(a.number, 1.0)
+    assert study.best_trial is a
+    with pytest.raises(TrialStateError, match="already finished"):
+        study.tell(a, 3.0)
+    with pytest.raises(TrialStateError, match="no trial 9"):
+        study.tell(9, 3.0)
+    c = study.ask()
+    study.tell(c, RuntimeError("worker exploded"))
+    assert c.state is ft.TrialState.FAILED and "worker exploded" in c.error
+    d = study.ask()
+    d.report(0, 0.5)
+    study.tell(d, state="PRUNED")
+    assert d.state is ft.TrialState.PRUNED and d.value == 0.5
+    e = study.ask()
+    with pytest.raises(InvalidArgumentError, match="value"):
+        study.tell(e)
+
+
+def test_trial_from_another_study_is_refused():
+    s1 = ft.Study(ft.RandomSearch(SPACE, seed=0))
+    s2 = ft.Study(ft.RandomSearch(SPACE, seed=0))
+    t = s1.ask()
+    s2.ask()
+    with pytest.raises(TrialStateError, match="does not belong"):
+        s2.tell(t, 1.0)
+
+
+def test_grid_study_stops_when_the_grid_is_done():
+    study = ft.Study(ft.GridSearch({"a": [1, 2, 3]}))
+    study.optimize(lambda t: t.params["a"], n_trials=10)
+    assert len(study.trials) == 3
+    with pytest.raises(ft.SearchExhausted):
+        study.ask()
+
+
+def test_timeout_and_callbacks():
+    seen = []
+    study = ft.Study(ft.RandomSearch(SPACE, seed=0))
+    study.optimize(quadratic, timeout=0.2, callbacks=[lambda s, t: seen.append(t.number)])
+    assert len(seen) == len(study.trials) > 0
+
+
+def test_keyboard_interrupt_keeps_finished_trials(journal_path):
+    def objective(trial):
+        if trial.number == 3:
+            raise KeyboardInterrupt
+        return float(trial.number)
+
+    study = ft.Study(ft.RandomSearch(SPACE, seed=0), storage=journal_path)
+    study.optimize(objective, n_trials=10)
+    assert [t.state for t in study.trials][:3] == [ft.TrialState.COMPLETE] * 3
+    assert study.trials[3].state is ft.TrialState.FAILED
+    study.close()
+    resumed = ft.Study(ft.RandomSearch(SPACE, seed=0), storage=journal_path)
+    trial = resumed.ask()
+    assert trial.point_id == 3, "the interrupted point is asked again"
+
+
+def test_bad_arguments():
+    with pytest.raises(InvalidArgumentError, match="direction"):
+        ft.Study(ft.RandomSearch(SPACE), direction="down")
+    with pytest.raises(InvalidTypeError, match="searcher"):
+        ft.Study(SPACE)
+    study = ft.Study(ft.RandomSearch(SPACE))
+    with pytest.raises(InvalidArgumentError, match="n_trials"):
+        study.optimize(quadratic, n_trials=-1)
+    with pytest.raises(InvalidArgumentError, match="timeout"):
+        study.optimize(quadratic, timeout=0)
+    with pytest.raises(InvalidTypeError, match="catch"):
+        study.optimize(quadratic, n_trials=1, catch="ValueError")
+    with pytest.raises(InvalidTypeError, match="objective"):
+        study.optimize(3, n_trials=1)
+    with pytest.raises(ft.NoCompletedTrialError):
+        _ = study.best_trial
+    with pytest.raises(InvalidArgumentError):
+        study.trials_in("DONE")
+
+
+def test_storage_resumes_trials_and_sequence(journal_path):
+    s1 = ft.Study(ft.RandomSearch(SPACE, seed=4), storage=journal_path, name="s")
+    s1.optimize(quadratic, n_trials=10)
+    s1.close()
+    s2 = ft.Study(ft.RandomSearch(SPACE, seed=4), storage=journal_path, name="s")
+    assert [t.params for t in s2.trials] == [t.params for t in s1.trials]
+    assert s2.best_value == s1.best_value
+    s2.optimize(quadratic, n_trials=5)
+    s2.close()
+    reference = ft.Study(ft.RandomSearch(SPACE, seed=4))
+    reference.optimize(quadratic, n_trials=15)
+    assert [t.params for t in s2.trials] == [t.params for t in reference.trials]
+
+
+def test_resume_marks_orphans_failed_and_requeues(journal_path):
+    study = ft.Study(ft.RandomSearch(SPACE, seed=4), storage=journal_path)
+    study.optimize(quadratic, n_trials=2)
+    orphan = study.ask()  # the driver "dies" with this trial running
+    study.close()
+    resumed = ft.Study(ft.RandomSearch(SPACE, seed=4), storage=journal_path)
+    assert resumed.trials[orphan.number].state is ft.TrialState.FAILED
+    assert "driver stopped" in resumed.trials[orphan.number].error
+    assert resumed.ask().params == orphan.params
+
+
+def test_grid_resume_never_repeats_a_point(journal_path):
+    grid = {"a": list(range(6))}
+    study = ft.Study(ft.GridSearch(grid, shuffle=True), storage=journal_path)
+    study.optimize(lambda t: t.params["a"], n_trials=3)
+    study.ask()
+    study.close()
+    resumed = ft.Study(ft.GridSearch(grid, shuffle=True), storage=journal_path)
+    resumed.optimize(lambda t: t.params["a"], n_trials=100)
+    done = [t.params["a"] for t in resumed.trials if t.state is ft.TrialState.COMPLETE]
+    assert sorted(done) == list(range(6))
+
+
+def test_resume_with_a_different_searcher_or_direction_is_refused(journal_path):
+    ft.Study(ft.RandomSearch(SPACE, seed=1), storage=journal_path).close()
+    with pytest.raises(StateError, match="different searcher"):
+        ft.Study(ft.RandomSearch(SPACE, seed=2), storage=journal_path)
+    with pytest.raises(InvalidArgumentError, match="direction"):
+        ft.Study(ft.RandomSearch(SPACE, seed=1), storage=journal_path, direction="maximize")
+
+
+def test_second_live_driver_is_refused(journal_path):
+    s = ft.Study(ft.RandomSearch(SPACE), storage=journal_path)
+    with pytest.raises(StorageError, match="another live study driver"):
+        ft.Study(ft.RandomSearch(SPACE), storage=journal_path)
+    s.close()
+    ft.Study(ft.RandomSearch(SPACE), storage=journal_path).close()
+
+
+def test_storage_that_is_not_a_journal(tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("not a database at all, just words")
+    with pytest.raises(NotAJournalError):
+        ft.Study(ft.RandomSearch(SPACE), storage=text)
+    other = tmp_path / "other.db"
+    con = sqlite3.connect(other)
+    con.execute("CREATE TABLE people (name TEXT)")
+    con.commit()
+    con.close()
+    with pytest.raises(NotAJournalError, match="without ferrotune's tables"):
+        ft.Study(ft.RandomSearch(SPACE), storage=other)
+    with pytest.raises(InvalidTypeError, match="storage"):
+        ft.Study(ft.RandomSearch(SPACE), storage=3)
+    assert text.read_text() == "not a database at all, just words"
+
+
+def test_load_study_and_missing_names(journal_path):
+    s = ft.Study(ft.RandomSearch(SPACE, seed=0), storage=journal_path, name="alpha")
+    s.optimize(quadratic, n_trials=4)
+    s.close()
+    loaded = ft.load_study(journal_path)
+    assert loaded.name == "alpha" and len(loaded.trials) == 4
+    assert loaded.best_value == s.best_value
+    with pytest.raises(StudyNotFoundError, match="beta"):
+        ft.load_study(journal_path, name="beta")
+    with pytest.raises(StorageError, match="does not exist"):
+        ft.load_study(journal_path.parent / "missing.db")
+
+
+def test_params_that_cannot_be_stored_fail_clearly(journal_path):
+    study = ft.Study(ft.GridSearch({"f": [object()]}), storage=journal_path)
+    with pytest.raises(StorageError, match="JSON"):
+        study.optimize(lambda t: 1.0, n_trials=1)
+
+
+def test_intermediate_values_and_attrs_are_stored(journal_path):
+    def objective(trial):
+        for step in range(3):
+            trial.report(step, 1.0 / (step + 1))
+        trial.set_attr("note", {"k": [1, 2]})
+        return 0.1
+
+    s = ft.Study(ft.RandomSearch(SPACE, seed=0), storage=journal_path)
+    s.optimize(objective, n_trials=2)
+    s.close()
+    t = ft.load_study(journal_path).trials[1]
+    assert t.intermediate == {0: 1.0, 1: 0.5, 2: pytest.approx(1 / 3)}
+    assert t.attrs == {"note": {"k": [1, 2]}}
+    with pytest.raises(InvalidTypeError):
+        t.report(0, "x")
+
+
+def test_to_dataframe_flattens_nested_params():
+    space = {"m": ft.Choice([{"kind": "a", "p": ft.Float(0, 1)}]), "x": ft.Float(0, 1)}
+    study = ft.Study(ft.RandomSearch(space, seed=0))
+    study.optimize(lambda t: t.params["x"], n_trials=3)
+    df = study.to_dataframe()
+    assert list(df["number"]) == [0, 1, 2]
+    assert {"params.m.kind", "params.m.p", "params.x", "value", "state"} <= set(df.columns)
+    assert math.isclose(df["value"].min(), study.best_value)
