@@ -8,9 +8,9 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::rng::Philox;
+use crate::rng::SampleStream;
 use crate::sobol::Sobol;
-use crate::special::{norm_cdf, norm_ppf};
+use crate::special::{norm_cdf, norm_ppf_fast};
 
 /// One dimension's distribution, in natural units.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -382,7 +382,11 @@ impl Prepared {
                 high,
             } => {
                 let p = pa + u * width;
-                let z = if upper { -norm_ppf(p) } else { norm_ppf(p) };
+                let z = if upper {
+                    -norm_ppf_fast(p)
+                } else {
+                    norm_ppf_fast(p)
+                };
                 let x = mean + std * z;
                 let x = if log { x.exp() } else { x };
                 x.clamp(low, high)
@@ -511,31 +515,34 @@ impl Space {
     pub fn sample_row(&self, seed: u64, sequence: Sequence, index: u64, row: &mut [f64]) {
         let mut u = vec![0.0; self.len()];
         match sequence {
-            Sequence::Random => self.uniforms(seed, index, &mut u),
+            Sequence::Random => self.uniforms(&SampleStream::new(seed), index, &mut u),
             Sequence::Sobol => Sobol::new(self.len(), seed).point(index, &mut u),
         }
         self.transform(&u, row);
     }
 
-    fn uniforms(&self, seed: u64, index: u64, u: &mut [f64]) {
-        let rng = Philox::new(seed, 0);
-        for (pair, chunk) in u.chunks_mut(2).enumerate() {
-            let (a, b) = rng.uniform_pair(index, pair as u32);
-            chunk[0] = a;
-            if chunk.len() > 1 {
-                chunk[1] = b;
-            }
+    fn uniforms(&self, stream: &SampleStream, index: u64, u: &mut [f64]) {
+        let row = stream.row(index);
+        for (j, x) in u.iter_mut().enumerate() {
+            *x = SampleStream::uniform(row, j as u64);
         }
     }
 
     /// Samples `start .. start + n` as a row-major `n x len()` array, in parallel.
     pub fn sample_array(&self, n: usize, seed: u64, sequence: Sequence, start: u64) -> Vec<f64> {
+        let mut out = vec![0.0; n * self.len()];
+        self.sample_into(&mut out, seed, sequence, start);
+        out
+    }
+
+    /// Fills `out` (row-major, a whole number of rows) with samples `start, start + 1, ...`.
+    pub fn sample_into(&self, out: &mut [f64], seed: u64, sequence: Sequence, start: u64) {
         let d = self.len();
-        let mut out = vec![0.0; n * d];
         if d == 0 {
-            return out;
+            return;
         }
         let sobol = matches!(sequence, Sequence::Sobol).then(|| Sobol::new(d, seed));
+        let stream = SampleStream::new(seed);
         out.par_chunks_mut(CHUNK_ROWS * d)
             .enumerate()
             .for_each(|(c, block)| {
@@ -544,7 +551,7 @@ impl Space {
                 match &sobol {
                     None => {
                         for (r, row) in block.chunks_mut(d).enumerate() {
-                            self.uniforms(seed, first + r as u64, &mut u);
+                            self.uniforms(&stream, first + r as u64, &mut u);
                             self.transform(&u, row);
                         }
                     }
@@ -557,7 +564,6 @@ impl Space {
                     }
                 }
             });
-        out
     }
 }
 

@@ -11,6 +11,20 @@ pub fn norm_cdf(x: f64) -> f64 {
 /// The inverse of [`norm_cdf`] for `p` in (0, 1): Acklam's rational approximation, then one
 /// Halley step against `erfc`, which brings it to full double precision.
 pub fn norm_ppf(p: f64) -> f64 {
+    let x = norm_ppf_fast(p);
+    if !x.is_finite() {
+        return x;
+    }
+    // One Halley step on Phi(x) - p.
+    let e = norm_cdf(x) - p;
+    let u = e * (2.0 * PI).sqrt() * (0.5 * x * x).exp();
+    x - u / (1.0 + 0.5 * x * u)
+}
+
+/// Acklam's rational approximation of [`norm_ppf`] alone: relative error below 1.2e-9, far
+/// below what sampling can notice, at a fifth of the cost of the refined value.
+#[inline]
+pub fn norm_ppf_fast(p: f64) -> f64 {
     if p <= 0.0 {
         return f64::NEG_INFINITY;
     }
@@ -49,7 +63,7 @@ pub fn norm_ppf(p: f64) -> f64 {
     const P_LOW: f64 = 0.02425;
 
     // Rational approximation, relative error about 1e-9.
-    let x = if p < P_LOW {
+    if p < P_LOW {
         let q = (-2.0 * p.ln()).sqrt();
         (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
             / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
@@ -62,12 +76,7 @@ pub fn norm_ppf(p: f64) -> f64 {
         let q = (-2.0 * (1.0 - p).ln()).sqrt();
         -(((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
             / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
-    };
-
-    // One Halley step on Phi(x) - p.
-    let e = norm_cdf(x) - p;
-    let u = e * (2.0 * PI).sqrt() * (0.5 * x * x).exp();
-    x - u / (1.0 + 0.5 * x * u)
+    }
 }
 
 #[cfg(test)]
@@ -80,6 +89,15 @@ mod tests {
         assert!((norm_ppf(0.5)).abs() < 1e-15);
         assert!((norm_ppf(1e-10) + 6.361_340_902_404_056).abs() < 1e-9);
         assert!((norm_cdf(1.0) - 0.841_344_746_068_542_9).abs() < 1e-15);
+    }
+
+    #[test]
+    fn fast_inverse_is_close() {
+        for k in 1..5000 {
+            let p = k as f64 / 5000.0;
+            let (a, b) = (norm_ppf_fast(p), norm_ppf(p));
+            assert!((a - b).abs() <= 2e-9 * b.abs().max(1e-3), "p={p}");
+        }
     }
 
     #[test]

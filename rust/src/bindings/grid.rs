@@ -1,6 +1,6 @@
 //! `_core.Grid`: a lazy scikit-learn-ordered grid holding the user's value objects.
 
-use numpy::{PyArray1, PyArray2, PyArrayMethods};
+use numpy::{PyArray2, PyArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 
@@ -145,8 +145,22 @@ impl PyGrid {
         let n_cols = self.column_names.len();
         let columns: Vec<Vec<usize>> = self.subs.iter().map(|s| s.columns.clone()).collect();
         let values: Vec<Vec<Vec<f64>>> = self.subs.iter().map(|s| s.numeric.clone()).collect();
-        let data = detached(py, || self.shape.fill(start, n, n_cols, &columns, &values))?;
-        PyArray1::from_vec(py, data).reshape([n, n_cols])
+        let ragged = self.subs.iter().any(|s| s.columns.len() < n_cols);
+        let out = PyArray2::<f64>::zeros(py, [n, n_cols], false);
+        {
+            let mut view = out.try_readwrite()?;
+            let slice = view
+                .as_slice_mut()
+                .map_err(|e| Error::Internal(e.to_string()))?;
+            detached(py, || {
+                if ragged {
+                    slice.fill(f64::NAN);
+                }
+                self.shape
+                    .fill_into(slice, start, n_cols, &columns, &values)
+            })?;
+        }
+        Ok(out)
     }
 }
 
