@@ -67,8 +67,16 @@ def ask_tell_rows(quick: bool) -> list[Row]:
         from rustuna.samplers import RandomSampler
 
         rt = _per_trial(lambda k: _optuna_like(rustuna, RandomSampler(seed=0), k), n, reps)
-    rows.append(Row(SUITE, "ask+tell in memory, 4-param space (per trial)", ours,
-                    "rustuna random", rt, target=">= 4x"))
+    rows.append(
+        Row(
+            SUITE,
+            "ask+tell in memory, 4-param space (per trial)",
+            ours,
+            "rustuna random",
+            rt,
+            target=">= 4x",
+        )
+    )
     op = None
     if optuna is not None:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -76,8 +84,16 @@ def ask_tell_rows(quick: bool) -> list[Row]:
         op = _per_trial(
             lambda m: _optuna_like(optuna, optuna.samplers.RandomSampler(seed=0), m), k, 3
         )
-    rows.append(Row(SUITE, "ask+tell in memory, 4-param space (per trial)", ours,
-                    "optuna random", op, target=">= 100x"))
+    rows.append(
+        Row(
+            SUITE,
+            "ask+tell in memory, 4-param space (per trial)",
+            ours,
+            "optuna random",
+            op,
+            target=">= 100x",
+        )
+    )
 
     # Durable: every finished trial is in the journal before the next ask.
     n_db = 200 if quick else 2_000
@@ -93,29 +109,41 @@ def ask_tell_rows(quick: bool) -> list[Row]:
                 _optuna_like(rustuna, RandomSampler(seed=0), k, storage)
 
         rt_db = _per_trial(rustuna_db, 20 if quick else 100, 3)
-    rows.append(Row(SUITE, "durable ask+tell, SQLite (per trial)", ours_db,
-                    "rustuna SQLite3Storage", rt_db, target=">= 10x"))
+    rows.append(
+        Row(
+            SUITE,
+            "durable ask+tell, SQLite (per trial)",
+            ours_db,
+            "rustuna SQLite3Storage",
+            rt_db,
+            target=">= 10x",
+        )
+    )
     if optuna is not None:
+
         def optuna_db(k: int) -> None:
             with tempfile.TemporaryDirectory() as d:
                 url = "sqlite:///" + os.path.join(d, "o.db")
                 _optuna_like(optuna, optuna.samplers.RandomSampler(seed=0), k, url)
 
         op_db = _per_trial(optuna_db, 20 if quick else 100, 3)
-        rows.append(Row(SUITE, "durable ask+tell, SQLite (per trial)", ours_db,
-                        "optuna sqlite", op_db))
+        rows.append(
+            Row(SUITE, "durable ask+tell, SQLite (per trial)", ours_db, "optuna sqlite", op_db)
+        )
     return rows
 
 
 def sampling_rows(quick: bool) -> list[Row]:
     n = 100_000 if quick else 1_000_000
-    space = ft.Space({
-        "lr": ft.Float(1e-5, 1e-1, log=True),
-        "width": ft.Int(16, 512),
-        "act": ft.Choice(["a", "b", "c", "d"]),
-        "drop": ft.Float(0.0, 0.5),
-        "init": ft.Normal(0.0, 1.0),
-    })
+    space = ft.Space(
+        {
+            "lr": ft.Float(1e-5, 1e-1, log=True),
+            "width": ft.Int(16, 512),
+            "act": ft.Choice(["a", "b", "c", "d"]),
+            "drop": ft.Float(0.0, 0.5),
+            "init": ft.Normal(0.0, 1.0),
+        }
+    )
     ours = timeit(lambda: space.sample_array(n, seed=1), repeats=5)
     rng = np.random.default_rng(1)
 
@@ -128,8 +156,16 @@ def sampling_rows(quick: bool) -> list[Row]:
         out[:, 4] = rng.normal(0.0, 1.0, n)
         return out
 
-    rows = [Row(SUITE, f"sample_array({n:,}) 5-dim mixed", ours, "numpy vectorised",
-                timeit(numpy_mixed, repeats=5), target=">= 3x")]
+    rows = [
+        Row(
+            SUITE,
+            f"sample_array({n:,}) 5-dim mixed",
+            ours,
+            "numpy vectorised",
+            timeit(numpy_mixed, repeats=5),
+            target=">= 3x",
+        )
+    ]
 
     m = 16 if quick else 20
     qmc = optional("scipy.stats.qmc")
@@ -137,22 +173,34 @@ def sampling_rows(quick: bool) -> list[Row]:
     ours_sobol = timeit(lambda: cube.sample_array(2**m, seed=0, sequence="sobol"), repeats=5)
     theirs = None
     if qmc is not None:
-        theirs = timeit(lambda: qmc.Sobol(d=5, scramble=True, seed=0).random_base2(m),
-                        repeats=5)
-    rows.append(Row(SUITE, f"Sobol 2^{m} x 5, scrambled", ours_sobol, "scipy qmc.Sobol",
-                    theirs, target=">= 1x"))
+        theirs = timeit(lambda: qmc.Sobol(d=5, scramble=True, seed=0).random_base2(m), repeats=5)
+    rows.append(
+        Row(
+            SUITE,
+            f"Sobol 2^{m} x 5, scrambled",
+            ours_sobol,
+            "scipy qmc.Sobol",
+            theirs,
+            target=">= 1x",
+        )
+    )
 
     skl = optional("sklearn.model_selection")
     stats = optional("scipy.stats")
     if skl is not None and stats is not None:
-        dists = {"lr": stats.loguniform(1e-5, 1e-1), "width": stats.randint(16, 257),
-                 "act": ["relu", "gelu", "tanh"], "drop": stats.uniform(0.0, 0.5)}
+        dists = {
+            "lr": stats.loguniform(1e-5, 1e-1),
+            "width": stats.randint(16, 257),
+            "act": ["relu", "gelu", "tanh"],
+            "drop": stats.uniform(0.0, 0.5),
+        }
         k = 2_000 if quick else 20_000
         sk = timeit(lambda: list(skl.ParameterSampler(dists, k, random_state=0)), repeats=3)
         sp = ft.Space(MIXED4)
         ours_k = timeit(lambda: sp.sample(k, seed=0), repeats=3)
-        rows.append(Row(SUITE, f"sample {k:,} param dicts", ours_k,
-                        "sklearn ParameterSampler", sk))
+        rows.append(
+            Row(SUITE, f"sample {k:,} param dicts", ours_k, "sklearn ParameterSampler", sk)
+        )
     return rows
 
 
@@ -164,8 +212,16 @@ def grid_rows(quick: bool) -> list[Row]:
     def meshgrid() -> np.ndarray:
         return np.stack([m.ravel() for m in np.meshgrid(*axes, indexing="ij")], axis=1)
 
-    rows = [Row(SUITE, f"grid {len(grid):,} x 6 to array", ours, "numpy meshgrid+stack",
-                timeit(meshgrid, repeats=5), target=">= 2x")]
+    rows = [
+        Row(
+            SUITE,
+            f"grid {len(grid):,} x 6 to array",
+            ours,
+            "numpy meshgrid+stack",
+            timeit(meshgrid, repeats=5),
+            target=">= 2x",
+        )
+    ]
     skl = optional("sklearn.model_selection")
     pg = {"a": [1, 2, 3], "b": ["x", "y"], "c": list(range(10)), "d": [0.1, 0.2]}
     g = ft.Grid(pg)
@@ -184,8 +240,16 @@ def grid_rows(quick: bool) -> list[Row]:
                 sk[i]
 
         theirs = timeit(sk_index, repeats=3) / len(idx)
-    rows.append(Row(SUITE, "grid[i] (per lookup)", timeit(ours_index, repeats=3) / len(idx),
-                    "sklearn ParameterGrid[i]", theirs, target=">= 10x"))
+    rows.append(
+        Row(
+            SUITE,
+            "grid[i] (per lookup)",
+            timeit(ours_index, repeats=3) / len(idx),
+            "sklearn ParameterGrid[i]",
+            theirs,
+            target=">= 10x",
+        )
+    )
     return rows
 
 
@@ -200,13 +264,20 @@ def million_trial_rows(quick: bool) -> list[Row]:
     grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024
     per_trial = grown / n
     return [
-        Row(SUITE, f"{n:,}-trial in-memory random study, wall", wall, "-", None,
-            target="seconds"),
-        Row(SUITE, "memory per stored trial (peak RSS growth)", per_trial, "-", None,
-            unit="bytes", note=f"{len(study.trials):,} trials kept"),
+        Row(SUITE, f"{n:,}-trial in-memory random study, wall", wall, "-", None, target="seconds"),
+        Row(
+            SUITE,
+            "memory per stored trial (peak RSS growth)",
+            per_trial,
+            "-",
+            None,
+            unit="bytes",
+            note=f"{len(study.trials):,} trials kept",
+        ),
     ]
 
 
 def run(quick: bool = False) -> list[Row]:
-    return ask_tell_rows(quick) + sampling_rows(quick) + grid_rows(quick) + \
-        million_trial_rows(quick)
+    return (
+        ask_tell_rows(quick) + sampling_rows(quick) + grid_rows(quick) + million_trial_rows(quick)
+    )
