@@ -152,7 +152,7 @@ class GridSearch(Searcher):
         if shuffle and seed is None:
             seed = secrets.randbits(63)
         self.seed = None if seed is None else v.seed(seed)
-        self._core = _core.GridSearcher(self.grid._core, self.seed)
+        self._core = _core.GridSearcher(self.grid, self.seed)
         self.ask = self._core.ask  # type: ignore[method-assign]
 
     def ask(self) -> tuple[int, dict[str, Any]] | None:  # replaced per instance by the core's
