@@ -2,10 +2,9 @@
 from os import PathLike
 from typing import Any, final
 
-from typing_extensions import Self
-
 import numpy as np
 import numpy.typing as npt
+from typing_extensions import Self
 
 __all__ = [
     "__version__",
