@@ -495,6 +495,8 @@ def load_study(storage: Any, name: str | None = None) -> Study:
     try:
         study = Study.__new__(Study)
         study.searcher = _NoSearcher()
+        study._searcher_ask = study.searcher.ask
+        study._searcher_tell = study.searcher.tell
         study.direction = journal.direction
         study.pruner = None
         study._sign = 1.0 if study.direction == "minimize" else -1.0
