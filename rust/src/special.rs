@@ -79,9 +79,60 @@ pub fn norm_ppf_fast(p: f64) -> f64 {
     }
 }
 
+/// `exp(x)` for `x` in about [-708, 709], branch-free so that column loops vectorise.
+///
+/// Cody-Waite reduction `x = n ln2 + r` with `|r| <= ln2 / 2`, then a degree-13 Taylor
+/// polynomial for `exp(r)` (truncation error below 1e-17) and a scale by `2^n` built in the
+/// exponent bits. Relative error about 2e-16, against 64 instructions for a libm call.
+#[inline]
+pub fn exp_fast(x: f64) -> f64 {
+    const LN2_HI: f64 = 6.931_471_803_691_238e-1;
+    const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
+    const ROUND: f64 = 6_755_399_441_055_744.0; // 1.5 * 2^52: adding it rounds to an integer
+    let x = x.clamp(-708.0, 709.0);
+    let n = (x * std::f64::consts::LOG2_E + ROUND) - ROUND;
+    let r = (x - n * LN2_HI) - n * LN2_LO;
+    let mut p = 1.0 / 6_227_020_800.0; // 1 / 13!
+    for k in (1..13).rev() {
+        p = p * r + INV_FACTORIAL[k];
+    }
+    let p = p * r + 1.0;
+    let scale = f64::from_bits(((n as i64 + 1023) as u64) << 52);
+    p * scale
+}
+
+/// 1 / k! for k = 0..12.
+const INV_FACTORIAL: [f64; 13] = [
+    1.0,
+    1.0,
+    1.0 / 2.0,
+    1.0 / 6.0,
+    1.0 / 24.0,
+    1.0 / 120.0,
+    1.0 / 720.0,
+    1.0 / 5_040.0,
+    1.0 / 40_320.0,
+    1.0 / 362_880.0,
+    1.0 / 3_628_800.0,
+    1.0 / 39_916_800.0,
+    1.0 / 479_001_600.0,
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fast_exp_matches_libm() {
+        let mut worst: f64 = 0.0;
+        for k in -69_000..=69_000 {
+            let x = k as f64 * 0.01013;
+            let (a, b) = (exp_fast(x), x.exp());
+            worst = worst.max(((a - b) / b).abs());
+        }
+        assert!(worst < 1e-15, "worst relative error {worst}");
+        assert_eq!(exp_fast(0.0), 1.0);
+    }
 
     #[test]
     fn known_quantiles() {
