@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import Any, NoReturn
 
-from .errors import FerrotuneError, InvalidArgumentError
+from .errors import FerrotuneError, InvalidArgumentError, StudyNotFoundError
 
 SUITES = ("search", "cg", "augment", "training", "parallel")
 
@@ -155,7 +155,6 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _load_study(path_text: str, name: str | None) -> Any:
-    from . import _core
     from .study import load_study
 
     path = pathlib.Path(path_text)
@@ -165,17 +164,28 @@ def _load_study(path_text: str, name: str | None) -> Any:
         raise UsageError(f"{path_text} is a folder, not a ferrotune study file")
     try:
         return load_study(path, name)
-    except InvalidArgumentError:
+    except (InvalidArgumentError, StudyNotFoundError):
         if name is not None:
             raise
-        journal = _core.Journal(str(path), read_only=True)
-        try:
-            names = [str(s[1]) for s in journal.studies()]
-        finally:
-            journal.close()
-        raise UsageError(
-            f"{path_text} holds {len(names)} studies ({', '.join(names)}): choose one with --name"
-        ) from None
+        names = _study_names(path)
+        if len(names) > 1:
+            raise UsageError(
+                f"{path_text} holds {len(names)} studies ({', '.join(names)}): "
+                "choose one with --name"
+            ) from None
+        if not names:
+            raise UsageError(f"{path_text} is a ferrotune journal with no study in it") from None
+        raise
+
+
+def _study_names(path: pathlib.Path) -> list[str]:
+    from . import _core
+
+    journal = _core.Journal(str(path), read_only=True)
+    try:
+        return [str(s[1]) for s in journal.studies()]
+    finally:
+        journal.close()
 
 
 def _writable_folder(text: str) -> pathlib.Path:
