@@ -85,8 +85,11 @@ def test_parallel_coordinates_has_an_axis_per_parameter_and_the_objective(cv):
     ax = ft.plots.plot_parallel_coordinates(cv).axes[0]
     names = [t.get_text() for t in ax.get_xticklabels()]
     assert names == ["lr", "dropout", "hidden", "optimizer", "accuracy"]
-    complete = len(cv.trials_in("COMPLETE"))
-    assert len([ln for ln in ax.get_lines() if len(ln.get_xdata()) == 5]) == complete
+    complete = cv.trials_in("COMPLETE")
+    (others,) = ax.collections
+    assert len(others.get_segments()) == len(complete) - 1
+    (best,) = [ln for ln in ax.get_lines() if ln.get_label() == "best"]
+    assert best.get_ydata()[-1] == 1.0  # the best accuracy tops the objective's axis
 
 
 def test_learning_curves_mark_stop_kept_and_minima(cv):
@@ -164,10 +167,15 @@ def test_nested_and_odd_parameters():
         "flag": ft.Choice([None, "a"]),
     }
     study = ft.Study(ft.RandomSearch(space, seed=1))
-    study.optimize(lambda t: float(len(str(t.params))), n_trials=12)
+    study.optimize(lambda t: float(len(str(t.params))), n_trials=30)
     fig = ft.plots.plot_slices(study)
-    names = {ax.get_xlabel() for ax in fig.axes if ax.get_xlabel()}
-    assert {"model.kind", "model.width", "model.bias", "flag"} <= names
+    panels = {ax.get_xlabel(): ax for ax in fig.axes if ax.get_xlabel()}
+    assert {"model.kind", "model.width", "model.bias", "flag"} <= set(panels)
+    bias = panels["model.bias"]
+    seen = {str(t.params["model"]["bias"]) for t in study.trials if "bias" in t.params["model"]}
+    assert seen == {"False", "True"}
+    assert [t.get_text() for t in bias.get_xticklabels()] == ["False", "True"]
+    assert bias.get_xlim() == (-0.5, 1.5)  # both options in view
     ft.plots.plot_parallel_coordinates(study)  # absent parameters break the lines
 
 

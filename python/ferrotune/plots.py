@@ -30,6 +30,8 @@ import pathlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
+
 from . import _validate as v
 from .errors import InvalidArgumentError
 from .trial import Trial, TrialState
@@ -207,6 +209,14 @@ def _value_axis_scale(values: Sequence[float]) -> str:
     return "linear"
 
 
+def _marker(n: int) -> tuple[float, float]:
+    """Marker area and opacity for `n` points: smaller and fainter as they crowd."""
+    if n <= 300:
+        return 18.0, 0.8
+    crowd = math.sqrt(300 / n)
+    return max(3.0, 18.0 * crowd), max(0.25, 0.8 * crowd)
+
+
 # -- the plots -----------------------------------------------------------------------------
 
 
@@ -238,7 +248,8 @@ def plot_history(study: Any) -> Any:
     ax = fig.add_subplot()
     xs = [t.number for t in complete]
     ys = [float(t.value) for t in complete]  # type: ignore[arg-type]
-    ax.scatter(xs, ys, s=18, color="#1f77b4", alpha=0.75, label="complete", zorder=3)
+    size, alpha = _marker(len(xs))
+    ax.scatter(xs, ys, s=size, color="#1f77b4", alpha=alpha, label="complete", zorder=3)
 
     # Best so far, as a step line through every complete trial.
     best: list[float] = []
@@ -319,7 +330,9 @@ def plot_slices(study: Any) -> Any:
             xs = [x + 0.28 * (((n * 0.618034) % 1.0) - 0.5) for x, n in zip(xs, numbers)]
             ax.set_xticks(range(len(col.categories)))
             ax.set_xticklabels(col.categories, rotation=30, ha="right", fontsize="small")
-        scatter = ax.scatter(xs, ys, c=numbers, cmap="viridis", s=16, alpha=0.8)
+            ax.set_xlim(-0.5, len(col.categories) - 0.5)  # every option, even a rare one
+        size, alpha = _marker(len(xs))
+        scatter = ax.scatter(xs, ys, c=numbers, cmap="viridis", s=size, alpha=alpha)
         ax.scatter(
             [xs[best_row]],
             [ys[best_row]],
@@ -383,17 +396,22 @@ def plot_parallel_coordinates(study: Any) -> Any:
     fig = _figure(max(6.0, 1.6 * n_axes + 2.0), 5.0)
     ax = fig.add_subplot()
     xs = list(range(n_axes))
-    for row in reversed(range(len(complete))):
-        ys = [s[row] for s in scaled]
-        is_best = row == 0
-        ax.plot(
-            xs,
-            ys,
-            color=_BEST if is_best else cmap(norm(vals[row])),
-            linewidth=2.4 if is_best else 1.0,
-            alpha=1.0 if is_best else 0.6,
-            zorder=5 if is_best else 2,
-        )
+    # One collection for every trial but the best: thousands of lines draw in one call.
+    # Worse trials first, so the better ones lie on top. A line skips the axes of parameters
+    # its trial does not have (a conditional choice), joining the ones on either side.
+    from matplotlib.collections import LineCollection
+
+    def polyline(row: int) -> list[tuple[int, float]]:
+        return [(x, s[row]) for x, s in zip(xs, scaled) if math.isfinite(s[row])]
+
+    order = list(reversed(range(1, len(complete))))
+    segments = [polyline(row) for row in order]
+    alpha = 0.6 if len(order) <= 200 else max(0.08, 0.6 * math.sqrt(200 / len(order)))
+    shade = cmap(norm(np.asarray([vals[row] for row in order], dtype=float)))
+    lines = LineCollection(segments, colors=shade, linewidths=1.0, alpha=alpha)
+    ax.add_collection(lines)
+    best_x, best_y = zip(*polyline(0))
+    ax.plot(best_x, best_y, color=_BEST, linewidth=2.4, zorder=5, label="best")
     for x, col in enumerate(axes_cols):
         ax.axvline(x, color="0.3", linewidth=0.8, zorder=1)
         for y, text in _axis_labels(col):
