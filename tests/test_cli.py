@@ -138,6 +138,12 @@ def test_output_that_cannot_be_written(studies, tmp_path):
     one_line_error(ferrotune("report", studies / "plain.db", "-o", tmp_path), "is a folder")
 
 
+def test_trial_out_of_range_writes_nothing(studies, tmp_path):
+    out = tmp_path / "plots"
+    one_line_error(ferrotune("plot", studies / "cv.db", "--out", out, "--trial", "12"), "0 to 11")
+    assert not out.exists()
+
+
 def test_unknown_suite_command_and_option():
     line = one_line_error(ferrotune("bench", "serch"), "unknown benchmark suite 'serch'")
     assert "search" in line and "all" in line

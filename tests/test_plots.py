@@ -190,3 +190,35 @@ def test_empty_study_and_bad_arguments(tmp_path):
     with pytest.raises(errors.InvalidTypeError, match="out_dir"):
         ft.plots.plot_study(study, 3)
     assert issubclass(NoDataError, ValueError)
+
+
+def test_learning_curves_from_a_history_a_cv_result_and_a_trial(cv):
+    best = cv.best_trial
+    folds = best.attrs["folds"]
+
+    one = ft.plots.plot_learning_curves(folds[0]["history"])
+    assert len([ax for ax in one.axes if ax.get_ylabel() == "loss"]) == 1
+
+    class History:  # what a training loop might return
+        def to_dict(self):
+            return {"train_loss": [1.0, 0.5], "val_loss": [1.2, 0.9]}
+
+    bare = ft.plots.plot_learning_curves(History())
+    assert len(bare.axes) == 1  # no metric: one panel
+    labels = {ln.get_label() for ln in bare.axes[0].get_lines()}
+    assert "stopped" not in labels and "val minimum" in labels
+
+    class CVResult:
+        scores = [f["score"] for f in folds]
+        histories = [f["history"] for f in folds]
+
+    for source in ({"folds": folds}, folds, CVResult(), best):
+        fig = ft.plots.plot_learning_curves(source)
+        assert len([ax for ax in fig.axes if ax.get_ylabel() == "loss"]) == len(folds)
+
+    with pytest.raises(errors.InvalidTypeError, match="source"):
+        ft.plots.plot_learning_curves([1, 2, 3])
+    with pytest.raises(errors.InvalidArgumentError, match="trial"):
+        ft.plots.plot_learning_curves(folds, trial=0)
+    with pytest.raises(NoDataError, match="no training history"):
+        ft.plots.plot_learning_curves({"folds": [{"score": 0.5, "history": None}]})

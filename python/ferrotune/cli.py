@@ -188,6 +188,12 @@ def _study_names(path: pathlib.Path) -> list[str]:
         journal.close()
 
 
+def _check_trial(study: Any, number: int | None) -> None:
+    if number is not None and number >= len(study.trials):
+        last = f"0 to {len(study.trials) - 1}" if study.trials else "none yet"
+        raise UsageError(f"--trial {number}: the study has {len(study.trials)} trials ({last})")
+
+
 def _writable_folder(text: str) -> pathlib.Path:
     folder = pathlib.Path(text)
     if folder.exists() and not folder.is_dir():
@@ -232,6 +238,7 @@ def _plot(args: argparse.Namespace) -> int:
     from .plots import _render
 
     study = _load_study(args.study, args.name)
+    _check_trial(study, args.trial)
     folder = _writable_folder(args.out)
     for name, fig, note in _render(study, trial=args.trial, top=args.top):
         if fig is None:
@@ -255,6 +262,7 @@ def _report(args: argparse.Namespace) -> int:
             f"cannot write {out}: it is a folder; give a file name such as report.html"
         )
     study = _load_study(args.study, args.name)
+    _check_trial(study, args.trial)
     page = render_report(study, top=args.top, trial=args.trial, source=args.study)
     _write_text(out, page)
     print(out)
@@ -364,7 +372,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     _study_arguments(r, top=10)
     r.add_argument(
-        "-o", "--output", metavar="FILE", default="report.html", help="default report.html"
+        "-o",
+        "--output",
+        metavar="FILE",
+        default="report.html",
+        help="the HTML file to write (default report.html)",
     )
     r.add_argument("--trial", type=_trial_number, help="whose learning curves (default: best)")
     r.set_defaults(func=_report)

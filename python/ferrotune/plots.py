@@ -445,9 +445,9 @@ def _axis_labels(col: _Column) -> list[tuple[float, str]]:
     return [(0.0, f"{lo:.4g}"), (1.0, f"{hi:.4g}")]
 
 
-def plot_learning_curves(study: Any, trial: Trial | int | None = None) -> Any:
-    """Training, validation and test curves of one trial, one row per fold: loss on the left,
-    the metric (when recorded) on the right.
+def plot_learning_curves(source: Any, trial: Trial | int | None = None) -> Any:
+    """Training, validation and test curves, one row per fold: loss on the left, the metric
+    (when recorded) on the right.
 
     Marked on each fold: the epoch training stopped at (dashed line), the epoch whose weights
     were kept (dotted line), and the minima of the validation and test losses (circle and
@@ -456,19 +456,30 @@ def plot_learning_curves(study: Any, trial: Trial | int | None = None) -> Any:
 
     Parameters
     ----------
-    study : Study
+    source : Study, Trial, cross-validation result or history
+        A study (see ``trial``); one trial with ``attrs["folds"]``; a cross-validation result
+        (an object with ``histories`` and ``scores``, or a dict with ``"folds"``, or the
+        list of folds); or one training history (a dict with ``train_loss``, ``val_loss``,
+        ... or an object with ``to_dict()`` giving one).
     trial : Trial or int, optional
-        The trial (or its number). By default the best complete trial that has curves.
+        For a study: the trial (or its number). By default the best complete trial that has
+        curves.
 
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import ferrotune as ft
+    >>> h = {"train_loss": [1.0, 0.6, 0.4, 0.3], "val_loss": [1.1, 0.8, 0.7, 0.75],
+    ...      "best_epoch": 2, "stopped_epoch": 3}
+    >>> fig = ft.plots.plot_learning_curves(h)
+    >>> fig.axes[0].get_ylabel()
+    'loss'
     """
-    study = _check_study(study)
-    chosen = _curve_trial(study, trial)
-    folds = _folds_with_history(chosen)
+    folds, title, metric = _curve_source(source, trial)
     has_metric = any(_curve(f["history"], "train_metric", "val_metric") for f in folds)
-    metric = _metric_name(study)
     ncols = 2 if has_metric else 1
     fig = _figure(5.2 * ncols + 0.6, 2.7 * len(folds) + 0.7)
     axes = fig.subplots(len(folds), ncols, squeeze=False)
@@ -476,12 +487,15 @@ def plot_learning_curves(study: Any, trial: Trial | int | None = None) -> Any:
     for i, fold in enumerate(folds):
         h = fold["history"]
         score = fold.get("score")
-        label = f"fold {i}" + (f": score {score:.4g}" if isinstance(score, (int, float)) else "")
+        label = f"fold {i}" if len(folds) > 1 else ""
+        if isinstance(score, (int, float)) and not isinstance(score, bool):
+            label += (": " if label else "") + f"score {score:.4g}"
         _draw_curves(axes[i][0], h, "loss", mark_minima=True)
         axes[i][0].set_title(label, fontsize="medium", loc="left")
         if has_metric:
             _draw_curves(axes[i][1], h, "metric", mark_minima=False)
-            axes[i][1].set_ylabel(metric if metric != "objective" else "metric")
+            name = h.get("metric") if isinstance(h.get("metric"), str) else metric
+            axes[i][1].set_ylabel(name)
     handles, labels = axes[0][0].get_legend_handles_labels()
     if has_metric:  # the metric panel may add a test curve the loss panel lacks
         for hnd, lab in zip(*axes[0][1].get_legend_handles_labels()):
@@ -489,11 +503,64 @@ def plot_learning_curves(study: Any, trial: Trial | int | None = None) -> Any:
                 handles.append(hnd)
                 labels.append(lab)
     fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 4))
-    fig.suptitle(
-        f"Learning curves of trial {chosen.number}"
-        + (f" (value {chosen.value:.6g})" if chosen.value is not None else "")
-    )
+    fig.suptitle(title)
     return fig
+
+
+def _history_dict(h: Any) -> dict[str, Any] | None:
+    data = h.to_dict() if hasattr(h, "to_dict") and not isinstance(h, dict) else h
+    if isinstance(data, dict) and _curve(data, "train_loss", "val_loss"):
+        return data
+    return None
+
+
+def _curve_source(source: Any, trial: Trial | int | None) -> tuple[list[dict[str, Any]], str, str]:
+    """(folds with a history each, the figure's title, the metric's name)."""
+    from .study import Study
+
+    if isinstance(source, Study):
+        chosen = _curve_trial(source, trial)
+        value = f" (value {chosen.value:.6g})" if chosen.value is not None else ""
+        title = f"Learning curves of trial {chosen.number}{value}"
+        metric = _metric_name(source)
+        return _folds_with_history(chosen), title, "metric" if metric == "objective" else metric
+    if trial is not None:
+        v.bad_value("trial", trial, "None unless the first argument is a Study")
+    if isinstance(source, Trial):
+        if not _folds_with_history(source):
+            raise NoDataError(f"trial {source.number} has no learning curves (attrs['folds'])")
+        cv = source.attrs.get("cv")
+        named = cv.get("metric") if isinstance(cv, dict) else None
+        title = f"Learning curves of trial {source.number}"
+        return _folds_with_history(source), title, str(named or "metric")
+
+    # A cross-validation result: an object, its dict, or the bare list of folds.
+    raw: Any = None
+    if hasattr(source, "histories") and hasattr(source, "scores"):
+        raw = [{"score": s, "history": h} for s, h in zip(source.scores, source.histories)]
+    elif isinstance(source, dict) and "folds" in source:
+        raw = source["folds"]
+    elif isinstance(source, (list, tuple)) and source and isinstance(source[0], dict):
+        raw = source
+    if raw is not None:
+        folds = []
+        for f in raw:
+            h = _history_dict(f.get("history")) if isinstance(f, dict) else None
+            if h is not None:
+                folds.append({"score": f.get("score"), "history": h})
+        if not folds:
+            raise NoDataError("the cross-validation result holds no training history")
+        return folds, f"Learning curves ({len(folds)} folds)", "metric"
+
+    h = _history_dict(source)
+    if h is None:
+        v.bad_type(
+            "source",
+            source,
+            "a Study, a Trial, a cross-validation result or a training history "
+            "(a dict with train_loss and val_loss)",
+        )
+    return [{"score": None, "history": h}], "Learning curves", "metric"
 
 
 def _curve_trial(study: Any, trial: Trial | int | None) -> Trial:
