@@ -92,7 +92,7 @@ def test_parallel_coordinates_has_an_axis_per_parameter_and_the_objective(cv):
     assert best.get_ydata()[-1] == 1.0  # the best accuracy tops the objective's axis
 
 
-def test_learning_curves_mark_stop_kept_and_minima(cv):
+def test_learning_curves_mark_stop_best_epoch_and_minima(cv):
     best = cv.best_trial
     fig = ft.plots.plot_learning_curves(cv)
     folds = best.attrs["folds"]
@@ -107,7 +107,7 @@ def test_learning_curves_mark_stop_kept_and_minima(cv):
         assert list(lines["val minimum"].get_xdata()) == [val_min + 1]  # epochs drawn from 1
         assert list(lines["test minimum"].get_xdata()) == [test_min + 1]
         assert lines["stopped"].get_xdata()[0] == h["stopped_epoch"] + 1
-        assert lines["kept weights"].get_xdata()[0] == h["best_epoch"] + 1
+        assert lines["best epoch"].get_xdata()[0] == h["best_epoch"] + 1
         assert len(lines["train"].get_xdata()) == len(h["train_loss"])
 
 
@@ -215,6 +215,10 @@ def test_learning_curves_from_a_history_a_cv_result_and_a_trial(cv):
     for source in ({"folds": folds}, folds, CVResult(), best):
         fig = ft.plots.plot_learning_curves(source)
         assert len([ax for ax in fig.axes if ax.get_ylabel() == "loss"]) == len(folds)
+
+    regression = dict(folds[0]["history"], metric="loss")
+    regression["train_metric"] = regression["train_loss"]
+    assert len(ft.plots.plot_learning_curves(regression).axes) == 1  # no repeated loss panel
 
     with pytest.raises(errors.InvalidTypeError, match="source"):
         ft.plots.plot_learning_curves([1, 2, 3])

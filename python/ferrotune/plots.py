@@ -449,10 +449,10 @@ def plot_learning_curves(source: Any, trial: Trial | int | None = None) -> Any:
     """Training, validation and test curves, one row per fold: loss on the left, the metric
     (when recorded) on the right.
 
-    Marked on each fold: the epoch training stopped at (dashed line), the epoch whose weights
-    were kept (dotted line), and the minima of the validation and test losses (circle and
-    diamond). A test minimum far from the validation minimum hints at a poorly divided data
-    set.
+    Marked on each fold: the epoch training stopped at (dashed line), the best epoch of early
+    stopping, whose weights are restored (dotted line), and the minima of the validation and
+    test losses (circle and diamond). A test minimum far from the validation minimum hints at
+    a poorly divided data set.
 
     Parameters
     ----------
@@ -479,7 +479,12 @@ def plot_learning_curves(source: Any, trial: Trial | int | None = None) -> Any:
     'loss'
     """
     folds, title, metric = _curve_source(source, trial)
-    has_metric = any(_curve(f["history"], "train_metric", "val_metric") for f in folds)
+    # A metric panel when there is a metric other than the loss itself (regression histories
+    # from ferrotune.torch record metric="loss" and repeat the loss curves).
+    has_metric = any(
+        f["history"].get("metric") != "loss" and _curve(f["history"], "train_metric", "val_metric")
+        for f in folds
+    )
     ncols = 2 if has_metric else 1
     fig = _figure(5.2 * ncols + 0.6, 2.7 * len(folds) + 0.7)
     axes = fig.subplots(len(folds), ncols, squeeze=False)
@@ -608,7 +613,7 @@ def _draw_curves(ax: Any, h: dict[str, Any], kind: str, *, mark_minima: bool) ->
     if isinstance(stopped, int) and not isinstance(stopped, bool):
         ax.axvline(stopped + 1, color="0.35", linestyle="--", linewidth=1, label="stopped")
     if isinstance(kept, int) and not isinstance(kept, bool):
-        ax.axvline(kept + 1, color="0.35", linestyle=":", linewidth=1.3, label="kept weights")
+        ax.axvline(kept + 1, color="0.35", linestyle=":", linewidth=1.3, label="best epoch")
     if mark_minima:
         for c, name, marker in ((val, "val", "o"), (test, "test", "D")):
             if c is None or not any(math.isfinite(x) for x in c):

@@ -289,7 +289,7 @@ _CAPTIONS = {
     "parallel_coordinates": "Parallel coordinates: each line is a complete trial.",
     "learning_curves": (
         "Learning curves of the best trial with curves, per fold: the dashed line is where "
-        "training stopped, the dotted line the epoch whose weights were kept, the circle and "
+        "training stopped, the dotted line early stopping's best epoch, the circle and "
         "diamond the validation and test minima."
     ),
     "fold_scores": "Fold scores of the best trials: how much each value depends on the split.",
