@@ -39,3 +39,8 @@ __all__ = [
     "SearchExhausted",
     "NoCompletedTrialError",
 ]
+
+# Command line, plots and the HTML report (issue 7). matplotlib loads only when a plot is drawn.
+from . import plots, report  # noqa: E402
+
+__all__ += ["plots", "report"]

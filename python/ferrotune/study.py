@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from . import _validate as v
+from ._progress import progress_bar
 from .errors import (
     FerrotuneError,
     StateError,
@@ -356,6 +357,9 @@ class Study:
         traceback and is raised again, unless its type is in ``catch``. Ctrl-C marks the
         running trial failed (its point is requeued for a resumed study) and returns: every
         finished trial is kept.
+
+        ``progress=True`` shows a tqdm bar with the best value so far when standard error is a
+        terminal; ``progress="always"`` shows it even when it is not (a log file, a CI job).
         """
         if not callable(objective):
             v.bad_type("objective", objective, "a callable taking a trial")
@@ -376,7 +380,7 @@ class Study:
                 stacklevel=2,
             )
 
-        bar = _progress(self, n_trials, progress)
+        bar = progress_bar(progress, total=n_trials, desc="optimize", unit="trial")
         deadline = None if timeout is None else time.perf_counter() + timeout
         done = 0
         try:
@@ -391,7 +395,7 @@ class Study:
                 for cb in callbacks:
                     cb(self, trial)
                 if bar is not None:
-                    bar.update(trial)
+                    bar.update(best=None if self._best is None else self._best.value)
         except KeyboardInterrupt:
             self._interrupted()
             log.warning("optimize interrupted; %d trial(s) finished in this call", done)
@@ -575,26 +579,3 @@ def _jsonable(value: Any) -> Any:
 def _short(config: dict[str, Any]) -> str:
     text = repr(config)
     return text if len(text) < 120 else text[:117] + "..."
-
-
-class _Bar:
-    """A tqdm bar showing the best value so far."""
-
-    def __init__(self, study: Study, total: int | None, tqdm: Any):
-        self.study = study
-        self.bar = tqdm(total=total, unit="trial", desc="optimize")
-
-    def update(self, trial: Trial) -> None:
-        if self.study._best is not None:
-            self.bar.set_postfix(best=f"{self.study._best.value:.6g}", refresh=False)
-        self.bar.update(1)
-
-    def close(self) -> None:
-        self.bar.close()
-
-
-def _progress(study: Study, total: int | None, progress: bool) -> _Bar | None:
-    if not v.flag("progress", progress):
-        return None
-    tqdm = v.optional_import("tqdm", "progress").tqdm
-    return _Bar(study, total, tqdm)
