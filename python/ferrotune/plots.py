@@ -95,7 +95,7 @@ def _flatten(params: Any, prefix: str = "") -> dict[str, Any]:
 class _Column:
     """One parameter's values across trials, as numbers or as categories."""
 
-    def __init__(self, name: str, values: list[Any]):
+    def __init__(self, name: str, values: list[Any], log: bool | None = None):
         self.name = name
         present = [x for x in values if x is not _MISSING]
         self.numeric = bool(present) and all(
@@ -105,9 +105,12 @@ class _Column:
             self.categories: list[str] = []
             self.values = [math.nan if x is _MISSING else float(x) for x in values]
             finite = [x for x in self.values if math.isfinite(x)]
-            # Log axes for a positive range over two decades or more (a log-uniform learning
-            # rate, say); the stored study does not keep its space, so this is read from data.
-            self.log = bool(finite) and min(finite) > 0 and max(finite) / min(finite) >= 100
+            if log is not None:  # the space says so
+                self.log = log and bool(finite) and min(finite) > 0
+            else:
+                # No space on record (a custom searcher): log axes for a positive range over
+                # two decades or more, a log-uniform learning rate say.
+                self.log = bool(finite) and min(finite) > 0 and max(finite) / min(finite) >= 100
         else:
             labels = ["" if x is _MISSING else _label(x) for x in values]
             self.categories = sorted({lab for x, lab in zip(values, labels) if x is not _MISSING})
@@ -143,12 +146,35 @@ def _label(value: Any) -> str:
     return text if len(text) <= 18 else text[:17] + "\u2026"
 
 
-def _columns(trials: list[Trial]) -> list[_Column]:
+def _log_scales(config: Any) -> dict[str, bool]:
+    """Which parameters (by dotted path, as `_flatten` names them) the searcher's space puts
+    on a log scale, read from the searcher config stored with the study."""
+    out: dict[str, bool] = {}
+
+    def walk(spec: Any, path: str) -> None:
+        if not isinstance(spec, dict):
+            return
+        if "kind" in spec and spec.get("kind") in ("float", "int", "normal"):
+            out[path] = bool(spec.get("log"))
+        elif "choice" in spec and isinstance(spec["choice"], list):
+            for option in spec["choice"]:
+                walk(option, path)
+        else:
+            for key, sub in spec.items():
+                walk(sub, f"{path}.{key}" if path else str(key))
+
+    if isinstance(config, dict):
+        walk(config.get("space"), "")
+    return out
+
+
+def _columns(trials: list[Trial], config: Any = None) -> list[_Column]:
     flat = [_flatten(t.params) for t in trials]
     names: list[str] = []
     for f in flat:
         names.extend(n for n in f if n not in names)
-    return [_Column(n, [f.get(n, _MISSING) for f in flat]) for n in names]
+    scales = _log_scales(config)
+    return [_Column(n, [f.get(n, _MISSING) for f in flat], scales.get(n)) for n in names]
 
 
 def _metric_name(study: Any) -> str:
@@ -309,7 +335,7 @@ def plot_slices(study: Any) -> Any:
     """
     study = _check_study(study)
     complete = sorted(_complete(study), key=lambda t: t.number)
-    columns = _columns(complete)
+    columns = _columns(complete, getattr(study, "searcher_config", None))
     if not columns:
         raise NoDataError("the trials have no parameters to plot against")
     best = _ranked(study, complete)[0]
@@ -375,7 +401,7 @@ def plot_parallel_coordinates(study: Any) -> Any:
     """
     study = _check_study(study)
     complete = _ranked(study, _complete(study))  # best first, drawn last
-    columns = _columns(complete)
+    columns = _columns(complete, getattr(study, "searcher_config", None))
     if not columns:
         raise NoDataError("the trials have no parameters to plot")
     objective = _Column(_metric_name(study), [float(t.value) for t in complete])  # type: ignore[arg-type]

@@ -97,6 +97,9 @@ class Study:
         self._trials: list[Trial] = []
         self._best: Trial | None = None
         self._journal: Journal | None = None
+        # What the searcher was (kind, space, seed): kept so plots and reports of a stored
+        # study can read the space, e.g. which parameters are on a log scale.
+        self.searcher_config: dict[str, Any] = searcher.config()
         self.name = name
         self.user_attrs: dict[str, Any] = {}
         if storage is not None:
@@ -499,6 +502,7 @@ def load_study(storage: Any, name: str | None = None) -> Study:
     try:
         study = Study.__new__(Study)
         study.searcher = _NoSearcher()
+        study.searcher_config = journal.searcher_config
         study._searcher_ask = study.searcher.ask
         study._searcher_tell = study.searcher.tell
         study.direction = journal.direction
