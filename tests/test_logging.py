@@ -6,8 +6,9 @@ from __future__ import annotations
 import logging
 import pathlib
 
-import ferrotune as ft
 import pytest
+
+import ferrotune as ft
 
 
 class _Three(ft.Searcher):

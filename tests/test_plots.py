@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 
-import ferrotune as ft
 import pytest
 from _study_factory import cv_study, plain_study
+
+import ferrotune as ft
 from ferrotune import errors
 from ferrotune.plots import NoDataError
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import sys
 
-import ferrotune as ft
 import pytest
+
+import ferrotune as ft
 from ferrotune import _progress, errors
 
 pytest.importorskip("tqdm")

@@ -10,9 +10,10 @@ import subprocess
 import sys
 import types
 
-import ferrotune as ft
 import pytest
 from _study_factory import cv_study, plain_study
+
+import ferrotune as ft
 from ferrotune import errors
 
 pytest.importorskip("matplotlib")
