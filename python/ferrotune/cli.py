@@ -132,7 +132,10 @@ def _bench(args: argparse.Namespace) -> int:
         rows.extend(got)
 
     print(harness.table(rows) if rows else "no measurements")
-    missing = sorted({r.anchor for r in rows if r.anchor_value is None})
+    # Rows whose anchor is "-" state a figure of ferrotune's own (a wall time, a memory use).
+    missing = sorted(
+        {r.anchor for r in rows if r.anchor_value is None and r.anchor not in ("", "-")}
+    )
     if missing:
         print(f"anchors not installed (their rows are skipped): {', '.join(missing)}")
     for suite, why in skipped.items():
