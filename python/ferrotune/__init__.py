@@ -13,6 +13,9 @@ from __future__ import annotations
 from . import errors
 from ._core import __version__
 from .grid import Grid
+
+# gradient search (conjugate gradients): minimize() and the GradientSearch searcher
+from .gradient import Evaluation, GradientSearch, OptimizeResult, minimize
 from .search import GridSearch, RandomSearch, Searcher
 from .space import Choice, Distribution, Float, Int, Normal, Space
 from .study import NoCompletedTrialError, SearchExhausted, Study, load_study
@@ -38,4 +41,8 @@ __all__ = [
     "TrialPruned",
     "SearchExhausted",
     "NoCompletedTrialError",
+    "minimize",
+    "OptimizeResult",
+    "Evaluation",
+    "GradientSearch",
 ]
