@@ -37,7 +37,9 @@ fn descents<'py>(
         d.set_item("active", r.active.clone())?;
         d.set_item(
             "status",
-            serde_json::to_value(r.stop).ok().map(|v| v.to_string()),
+            serde_json::to_value(r.stop)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned)),
         )?;
         d.set_item("message", r.stop.message())?;
         d.set_item("success", r.stop.success())?;

@@ -397,6 +397,22 @@ impl Descent {
         v >= self.lower[i] && v <= self.upper[i]
     }
 
+    /// With a noise level: the size of the noise in a finite-difference gradient (one
+    /// standard deviation of its norm). A gradient no larger is indistinguishable from noise.
+    fn noise_floor(&self) -> Option<f64> {
+        let sigma = self.opts.noise?;
+        if self.opts.analytic {
+            return None;
+        }
+        let mut var = 0.0;
+        for i in 0..self.x.len() {
+            let h = self.step(i, self.x[i]);
+            // Central: (e+ - e-) / 2h has variance sigma^2 / 2h^2; forward: 2 sigma^2 / h^2.
+            var += if self.central { 0.5 } else { 2.0 } * (sigma / h).powi(2);
+        }
+        Some(var.sqrt())
+    }
+
     /// A stencil for coordinate `i` that stays inside the box.
     fn stencil(&self, at: &[f64], i: usize) -> Stencil {
         let h = self.step(i, at[i]);
@@ -563,6 +579,11 @@ impl Descent {
         let pg_max = pg.iter().fold(0.0f64, |m, v| m.max(v.abs()));
         if pg_max <= self.opts.gtol {
             return self.finish(Stop::Converged);
+        }
+        if let Some(noise) = self.noise_floor() {
+            if norm(&pg) <= noise {
+                return self.finish(Stop::NoiseLevel);
+            }
         }
         if self.counts.iterations >= self.opts.max_iter {
             return self.finish(Stop::MaxIter);
