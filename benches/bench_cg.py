@@ -17,10 +17,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
 import ferrotune as ft
-
+import numpy as np
 from _harness import Row, optional
 
 SUITE = "cg"
@@ -289,9 +287,7 @@ def _overhead(rows: list[Row], quick: bool) -> None:
     ours = per_iter(lambda: ft.minimize(timed(rosen), x0, jac=timed(rosen_der)))
     theirs = None
     if so is not None:
-        theirs = per_iter(
-            lambda: so.minimize(timed(rosen), x0, jac=timed(rosen_der), method="CG")
-        )
+        theirs = per_iter(lambda: so.minimize(timed(rosen), x0, jac=timed(rosen_der), method="CG"))
     rows.append(
         Row(
             SUITE,
@@ -371,8 +367,11 @@ def hartmann_params(p: dict[str, Any]) -> float:
 
 
 def _evals_to_target(
-    make: Callable[[int], ft.Searcher], f: Callable[[dict[str, Any]], float], target: float,
-    seed: int, budget: int,
+    make: Callable[[int], ft.Searcher],
+    f: Callable[[dict[str, Any]], float],
+    target: float,
+    seed: int,
+    budget: int,
 ) -> int:
     """Trials until the best value is within `target`, or budget + 1 if never."""
     searcher = make(seed)
@@ -387,7 +386,10 @@ def _evals_to_target(
 
 
 def _tpe_evals(
-    space: dict[str, Any], f: Callable[[dict[str, Any]], float], target: float, seed: int,
+    space: dict[str, Any],
+    f: Callable[[dict[str, Any]], float],
+    target: float,
+    seed: int,
     budget: int,
 ) -> int:
     optuna = optional("optuna")
@@ -409,17 +411,21 @@ def _tuner(rows: list[Row], quick: bool) -> None:
     seeds = range(3 if quick else 10)
     cases = [
         ("branin", BRANIN_SPACE, branin_params, BRANIN_MIN + 0.01 * abs(BRANIN_MIN), 3000),
-        ("hartmann-6", HARTMANN_SPACE, hartmann_params, HARTMANN_MIN * 0.99, 20000),
+        ("hartmann-6", HARTMANN_SPACE, hartmann_params, HARTMANN_MIN * 0.99, 10000),
     ]
     for name, space, f, target, budget in cases:
         if quick:
             budget //= 4
         grad = [
-            _evals_to_target(lambda s: ft.GradientSearch(space, seed=s), f, target, s, budget)
+            _evals_to_target(
+                lambda s, space=space: ft.GradientSearch(space, seed=s), f, target, s, budget
+            )
             for s in seeds
         ]
         rand = [
-            _evals_to_target(lambda s: ft.RandomSearch(space, seed=s), f, target, s, budget)
+            _evals_to_target(
+                lambda s, space=space: ft.RandomSearch(space, seed=s), f, target, s, budget
+            )
             for s in seeds
         ]
         gm, rm = statistics.median(grad), statistics.median(rand)
@@ -436,7 +442,8 @@ def _tuner(rows: list[Row], quick: bool) -> None:
             )
         )
         if optional("optuna") is not None:
-            tpe_budget = min(budget, 300 if quick else 1000)
+            # TPE's cost per trial grows with the trials; 300 keeps the run to minutes.
+            tpe_budget = min(budget, 100 if quick else 300)
             tpe = [_tpe_evals(space, f, target, s, tpe_budget) for s in seeds]
             rows.append(
                 Row(

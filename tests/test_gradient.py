@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import math
 
+import ferrotune as ft
 import numpy as np
 import pytest
-
-import ferrotune as ft
 from ferrotune.errors import InvalidArgumentError, InvalidTypeError, StateError, TrialStateError
 
 so = pytest.importorskip("scipy.optimize")

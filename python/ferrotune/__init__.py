@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from . import errors
 from ._core import __version__
-from .grid import Grid
 
 # gradient search (conjugate gradients): minimize() and the GradientSearch searcher
 from .gradient import Evaluation, GradientSearch, OptimizeResult, minimize
+from .grid import Grid
 from .search import GridSearch, RandomSearch, Searcher
 from .space import Choice, Distribution, Float, Int, Normal, Space
 from .study import NoCompletedTrialError, SearchExhausted, Study, load_study

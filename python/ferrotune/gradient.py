@@ -298,8 +298,8 @@ def minimize(
     beta : {"pr+", "hs+", "hz", "fr"}, optional
         The conjugate-gradient rule: Polak-Ribière+ (scipy's), Hestenes-Stiefel+, Hager-Zhang,
         Fletcher-Reeves. The default is "hs+" (the fewest evaluations on the benchmark suite),
-        or "pr+" when ``noise`` is given. Every rule falls back to steepest descent when its direction is not
-        a sufficient descent direction (p.g <= -0.01 |g|^2).
+        or "pr+" when ``noise`` is given. Every rule falls back to steepest descent when its
+        direction is not a sufficient descent direction (p.g <= -0.01 |g|^2).
     difference : {"forward", "central"}, optional
         The finite-difference scheme; default central when ``noise`` is given, else forward.
     fd_step : float or array, optional
@@ -379,6 +379,7 @@ def minimize(
 
     extra: dict[str, Any] = {"seed": seed_value} if _accepts_seed(fun) else {}
     history: list[Evaluation] = []
+    memo: dict[bytes, float] = {}
     nfev = njev = 0
     seen_iters = 0
     descent = 0
@@ -389,14 +390,20 @@ def minimize(
             break
         pid, xk, grad_only = req
         if grad_only:
-            g = _gradient(jac(xk, *args), n, "jac")  # type: ignore[operator]
+            gk = _gradient(jac(xk, *args), n, "jac")  # type: ignore[misc,operator]
             njev += 1
-            history.append(Evaluation(xk, None, g, descent))
-            core.tell(pid, None, g)
+            history.append(Evaluation(xk, None, gk, descent))
+            core.tell(pid, None, gk)
+            continue
+        key = xk.tobytes()
+        if key in memo:
+            # Already evaluated (a clamped step can land on a point seen before): the
+            # searcher answers such points from its memo too, so replays stay in step.
+            core.tell(pid, memo[key], None)
             continue
         out = fun(xk, *args, **extra)
         nfev += 1
-        g = None
+        g: np.ndarray | None = None
         if combined:
             if not isinstance(out, tuple) or len(out) != 2:
                 v.bad_type("fun", out, "a (value, gradient) pair, since jac=True")
@@ -407,6 +414,8 @@ def minimize(
         if first and not math.isfinite(f):
             v.bad_value("fun", f, "finite at x0 (the objective returned a non-finite value)")
         first = False
+        if math.isfinite(f):
+            memo[key] = f
         history.append(Evaluation(xk, f, g, descent))
         core.tell(pid, f, g)
         if callback is not None or restarts:

@@ -1,6 +1,7 @@
 //! `_core.CgMinimizer` (behind `ferrotune.minimize`) and `_core.GradientSearcher` (behind
 //! `ferrotune.GradientSearch`): both wrap the same multi-start conjugate-gradient machine.
 
+use std::collections::HashMap;
 use std::sync::Mutex;
 
 use numpy::{PyArray1, PyReadonlyArray1};
@@ -241,11 +242,59 @@ impl PyCgMinimizer {
 
 // -- the searcher --------------------------------------------------------------------------
 
+/// The searcher's state: the machine, and the values of the parameter rows already told.
+///
+/// Rounding (`Int`, stepped `Float`) maps nearby search points to the same parameters; a
+/// point whose parameters were already evaluated is answered from this memo, not asked again.
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+struct Memo {
+    /// (row as bit patterns, value), in the order they were told.
+    told: Vec<(Vec<u64>, f64)>,
+    #[serde(skip)]
+    index: HashMap<Vec<u64>, f64>,
+}
+
+impl Memo {
+    fn key(row: &[f64]) -> Vec<u64> {
+        // One NaN pattern for inactive parameters; -0.0 and 0.0 are one value.
+        row.iter()
+            .map(|v| {
+                if v.is_nan() {
+                    u64::MAX
+                } else {
+                    (v + 0.0).to_bits()
+                }
+            })
+            .collect()
+    }
+
+    fn get(&self, row: &[f64]) -> Option<f64> {
+        self.index.get(&Self::key(row)).copied()
+    }
+
+    fn insert(&mut self, row: &[f64], value: f64) {
+        let key = Self::key(row);
+        if self.index.insert(key.clone(), value).is_none() {
+            self.told.push((key, value));
+        }
+    }
+
+    fn rebuild(&mut self) {
+        self.index = self.told.iter().cloned().collect();
+    }
+}
+
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+struct SearcherState {
+    search: MultiStart,
+    memo: Memo,
+}
+
 /// Gradient search over a space, in its normalised coordinates.
 #[pyclass(name = "GradientSearcher", module = "ferrotune._core", frozen)]
 pub(crate) struct PyGradientSearcher {
     space: Py<PySpace>,
-    state: Mutex<MultiStart>,
+    state: Mutex<SearcherState>,
 }
 
 #[pymethods]
@@ -269,18 +318,32 @@ impl PyGradientSearcher {
         };
         Ok(PyGradientSearcher {
             space,
-            state: Mutex::new(ms),
+            state: Mutex::new(SearcherState {
+                search: ms,
+                memo: Memo::default(),
+            }),
         })
     }
 
     /// `(id, params)`, or None while waiting on pending points or when done.
     fn ask<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyTuple>>> {
-        let next = self.state.lock().map_err(|_| poisoned())?.ask();
-        let Next::Point(id, z, _) = next else {
-            return Ok(None);
-        };
         let space = self.space.get();
-        let row = unit::to_row(&space.space, &z);
+        let (id, row) = {
+            let mut st = self.state.lock().map_err(|_| poisoned())?;
+            let SearcherState { search, memo } = &mut *st;
+            loop {
+                let Next::Point(id, z, _) = search.ask() else {
+                    return Ok(None);
+                };
+                let row = unit::to_row(&space.space, &z);
+                match memo.get(&row) {
+                    Some(v) => {
+                        search.tell(id, Some(v), None);
+                    }
+                    None => break (id, row),
+                }
+            }
+        };
         let params = space.decode_row(py, &row)?;
         Ok(Some(PyTuple::new(
             py,
@@ -291,7 +354,7 @@ impl PyGradientSearcher {
     /// True once every descent has ended and been told.
     #[getter]
     fn exhausted(&self) -> PyResult<bool> {
-        Ok(self.state.lock().map_err(|_| poisoned())?.is_done())
+        Ok(self.state.lock().map_err(|_| poisoned())?.search.is_done())
     }
 
     /// Tells point `id`: value None for a failed or pruned trial; `grad` over the natural
@@ -305,8 +368,13 @@ impl PyGradientSearcher {
         value: Option<f64>,
         grad: Option<Vec<f64>>,
     ) -> PyResult<bool> {
-        let mut s = self.state.lock().map_err(|_| poisoned())?;
+        let mut st = self.state.lock().map_err(|_| poisoned())?;
+        let SearcherState { search: s, memo } = &mut *st;
         let space = &self.space.bind(py).get().space;
+        let value = value.filter(|v| v.is_finite());
+        if let (Some(v), Some((z, _))) = (value, s.point(id)) {
+            memo.insert(&unit::to_row(space, &z), v);
+        }
         let g = match grad {
             None => None,
             Some(g) => {
@@ -339,26 +407,32 @@ impl PyGradientSearcher {
                 Some(g.iter().zip(&jac).map(|(a, b)| a * b).collect::<Vec<f64>>())
             }
         };
-        Ok(s.tell(id, value.filter(|v| v.is_finite()), g.as_deref()))
+        Ok(s.tell(id, value, g.as_deref()))
     }
 
     /// Hands `id` out again at the next ask.
     fn requeue(&self, id: u64) -> PyResult<bool> {
-        Ok(self.state.lock().map_err(|_| poisoned())?.requeue(id))
+        Ok(self
+            .state
+            .lock()
+            .map_err(|_| poisoned())?
+            .search
+            .requeue(id))
     }
 
     /// The finished descents (points as natural rows).
     fn descents<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let s = self.state.lock().map_err(|_| poisoned())?;
         let space = &self.space.bind(py).get().space;
-        descents(py, &s.finished, |z| unit::to_row(space, z))
+        descents(py, &s.search.finished, |z| unit::to_row(space, z))
     }
 
     /// Names of the parameters the current descent varies.
     fn active_names(&self, py: Python<'_>) -> PyResult<Vec<String>> {
         let s = self.state.lock().map_err(|_| poisoned())?;
         let space = &self.space.bind(py).get().space;
-        Ok(s.active()
+        Ok(s.search
+            .active()
             .iter()
             .map(|&j| space.dims()[j].name.clone())
             .collect())
@@ -366,14 +440,17 @@ impl PyGradientSearcher {
 
     fn state(&self, py: Python<'_>) -> PyResult<String> {
         let s = self.state.lock().map_err(|_| poisoned())?.clone();
-        detached(py, move || s.to_json())
+        detached(py, move || {
+            serde_json::to_string(&s).map_err(|e| Error::Internal(e.to_string()))
+        })
     }
 
     fn restore(&self, py: Python<'_>, text: &str) -> PyResult<()> {
         let text = text.to_owned();
-        let restored = detached(py, move || MultiStart::from_json(&text))?;
+        let mut restored: SearcherState = detached(py, move || Ok(serde_json::from_str(&text)?))?;
+        restored.memo.rebuild();
         let mut s = self.state.lock().map_err(|_| poisoned())?;
-        if restored.coords != s.coords {
+        if restored.search.coords != s.search.coords {
             return Err(Error::State(
                 "the saved gradient search ran over a different space".into(),
             )

@@ -551,6 +551,13 @@ impl Descent {
         self.steepest = true;
     }
 
+    /// Whether the direction already is steepest descent (beta came out as 0): a restart
+    /// would repeat the same line.
+    fn is_steepest(&self) -> bool {
+        let pg = self.projected(&self.g, &self.x);
+        self.p.iter().zip(&pg).all(|(p, g)| *p == -g)
+    }
+
     /// The longest step along `p` that stays in the box (`BIG` when unbounded).
     fn max_step(&self) -> f64 {
         let mut t = BIG;
@@ -589,12 +596,13 @@ impl Descent {
             return self.finish(Stop::MaxIter);
         }
         let mut slope = dot(&self.g, &self.p);
-        if !(slope < 0.0) {
+        // NaN counts as not descending.
+        if slope.is_nan() || slope >= 0.0 {
             self.restart_steepest();
             slope = dot(&self.g, &self.p);
         }
         let stpmax = self.max_step();
-        if stpmax <= 0.0 || !(slope < 0.0) {
+        if stpmax <= 0.0 || slope.is_nan() || slope >= 0.0 {
             // Every descent direction leaves the box: a constrained minimum.
             return self.finish(Stop::Converged);
         }
@@ -732,7 +740,7 @@ impl Descent {
                 self.ask_gradient(Purpose::Recover, x, f)
             }
             Some(_) => self.finish(Stop::NoiseLevel),
-            None if !self.steepest => {
+            None if !self.steepest && !self.is_steepest() => {
                 self.restart_steepest();
                 self.begin_iteration()
             }

@@ -216,8 +216,10 @@ impl MoreThuente {
         if self.stp >= self.ceiling {
             self.stp = self.stx + 0.5 * (self.ceiling - self.stx);
         }
-        if (self.brackt && (self.stp <= self.stmin || self.stp >= self.stmax))
-            || (self.brackt && self.stmax - self.stmin <= self.xtol * self.stmax)
+        if self.brackt
+            && (self.stp <= self.stmin
+                || self.stp >= self.stmax
+                || self.stmax - self.stmin <= self.xtol * self.stmax)
         {
             self.stp = self.stx;
         }

@@ -1,7 +1,10 @@
 use super::*;
 
+/// An objective returning its value and gradient.
+type Objective<'a> = &'a dyn Fn(&[f64]) -> (f64, Vec<f64>);
+
 /// Drives a search on `f` (value, gradient) with a finite box; `with_grad` tells gradients.
-fn drive(ms: &mut MultiStart, f: &dyn Fn(&[f64]) -> (f64, Vec<f64>), with_grad: bool) -> u64 {
+fn drive(ms: &mut MultiStart, f: Objective, with_grad: bool) -> u64 {
     let mut evals = 0;
     loop {
         match ms.ask() {
@@ -53,13 +56,7 @@ fn rosen_start(n: usize) -> Vec<f64> {
         .collect()
 }
 
-fn run(
-    n: usize,
-    opts: Options,
-    x0: Vec<f64>,
-    f: &dyn Fn(&[f64]) -> (f64, Vec<f64>),
-    grad: bool,
-) -> (MultiStart, u64) {
+fn run(n: usize, opts: Options, x0: Vec<f64>, f: Objective, grad: bool) -> (MultiStart, u64) {
     let mut ms = MultiStart::new(unbounded(n), opts, 0, Some(0), Some(x0)).unwrap();
     let evals = drive(&mut ms, f, grad);
     (ms, evals)
@@ -132,15 +129,10 @@ fn bounds_hold_and_the_constrained_minimum_is_found() {
     let mut ms =
         MultiStart::new(coords, Options::new(2), 0, Some(0), Some(vec![0.5, 0.5])).unwrap();
     let mut seen = Vec::new();
-    loop {
-        match ms.ask() {
-            Next::Point(id, x, _) => {
-                assert!(x.iter().all(|v| (0.0..=1.0).contains(v)), "{x:?}");
-                seen.push(x.clone());
-                ms.tell(id, Some(f(&x).0), None);
-            }
-            _ => break,
-        }
+    while let Next::Point(id, x, _) = ms.ask() {
+        assert!(x.iter().all(|v| (0.0..=1.0).contains(v)), "{x:?}");
+        seen.push(x.clone());
+        ms.tell(id, Some(f(&x).0), None);
     }
     let x = ms.finished[0].x.clone().unwrap();
     assert!((x[0] - 1.0).abs() < 1e-9 && x[1].abs() < 1e-9, "{x:?}");
@@ -296,16 +288,11 @@ fn restarts_redraw_choices_and_vary_only_active_coordinates() {
     };
     let mut ms = MultiStart::new(coords, Options::new(2), 9, Some(7), None).unwrap();
     let mut choices = std::collections::BTreeSet::new();
-    loop {
-        match ms.ask() {
-            Next::Point(id, x, _) => {
-                choices.insert(x[0] as i64);
-                let active = ms.active().to_vec();
-                assert_eq!(active, if x[0] == 0.0 { vec![1] } else { vec![2] });
-                ms.tell(id, Some(f(&x).0), None);
-            }
-            _ => break,
-        }
+    while let Next::Point(id, x, _) = ms.ask() {
+        choices.insert(x[0] as i64);
+        let active = ms.active().to_vec();
+        assert_eq!(active, if x[0] == 0.0 { vec![1] } else { vec![2] });
+        ms.tell(id, Some(f(&x).0), None);
     }
     assert_eq!(ms.finished.len(), 8);
     assert_eq!(
