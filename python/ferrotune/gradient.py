@@ -220,6 +220,13 @@ def _scalar(value: Any) -> float:
 
 
 def _gradient(value: Any, n: int, name: str) -> np.ndarray:
+    if (
+        type(value) is np.ndarray
+        and value.dtype == np.float64
+        and value.shape == (n,)
+        and value.flags.c_contiguous
+    ):
+        return value
     try:
         g = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
@@ -383,23 +390,25 @@ def minimize(
     nfev = njev = 0
     seen_iters = 0
     descent = 0
-    first = True
-    while True:
-        req = core.ask()
-        if req is None:
-            break
+    track = callback is not None or restarts > 0
+    # Only a clamp at a bound can land on a point twice; without bounds there is no memo.
+    remember = any(math.isfinite(b) for b in lower + upper)
+    tell_ask = core.tell_ask
+    req = core.ask()
+    while req is not None:
         pid, xk, grad_only = req
         if grad_only:
             gk = _gradient(jac(xk, *args), n, "jac")  # type: ignore[misc,operator]
             njev += 1
             history.append(Evaluation(xk, None, gk, descent))
-            core.tell(pid, None, gk)
+            req = tell_ask(pid, None, gk)
             continue
-        key = xk.tobytes()
-        if key in memo:
+        key = xk.tobytes() if remember else b""
+        cached = memo.get(key) if remember else None
+        if cached is not None:
             # Already evaluated (a clamped step can land on a point seen before): the
             # searcher answers such points from its memo too, so replays stay in step.
-            core.tell(pid, memo[key], None)
+            req = tell_ask(pid, cached, None)
             continue
         out = fun(xk, *args, **extra)
         nfev += 1
@@ -410,21 +419,24 @@ def minimize(
             out, g = out
             g = _gradient(g, n, "jac")
             njev += 1
-        f = _scalar(out)
-        if first and not math.isfinite(f):
-            v.bad_value("fun", f, "finite at x0 (the objective returned a non-finite value)")
-        first = False
-        if math.isfinite(f):
+        f = out if type(out) is float else _scalar(out)
+        if f - f != 0.0:  # NaN or infinite
+            if nfev == 1:
+                v.bad_value("fun", f, "finite at x0 (the objective returned a non-finite value)")
+        elif remember:
             memo[key] = f
         history.append(Evaluation(xk, f, g, descent))
+        if not track:
+            req = tell_ask(pid, f, g)
+            continue
         core.tell(pid, f, g)
-        if callback is not None or restarts:
-            it, xc, _ = core.progress()
-            if it == 0 and seen_iters > 0:
-                descent += 1
-            if callback is not None and it > seen_iters and callback(xc.copy()) is True:
-                break
-            seen_iters = it
+        it, xc, _ = core.progress()
+        if it == 0 and seen_iters > 0:
+            descent += 1
+        if callback is not None and it > seen_iters and callback(xc.copy()) is True:
+            break
+        seen_iters = it
+        req = core.ask()
 
     return _result(core, history, nfev, njev, jac is not None)
 

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use numpy::{PyArray1, PyReadonlyArray1};
+use numpy::{PyArray1, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 
@@ -71,6 +71,52 @@ impl PyCgMinimizer {
             .map(|(&v, &(lo, w, hi))| if w > 0.0 { (lo + v * w).min(hi) } else { v })
             .collect()
     }
+
+    fn request<'py>(&self, py: Python<'py>, next: Next) -> PyResult<Option<Bound<'py, PyTuple>>> {
+        match next {
+            Next::Point(id, z, kind) => {
+                let x = PyArray1::from_vec(py, self.to_x(&z));
+                Ok(Some(PyTuple::new(
+                    py,
+                    [
+                        id.into_pyobject(py)?.into_any(),
+                        x.into_any(),
+                        pyo3::types::PyBool::new(py, kind == Kind::Gradient)
+                            .to_owned()
+                            .into_any(),
+                    ],
+                )?))
+            }
+            Next::Wait => Err(Error::Internal("minimize waits on nothing".into()).into()),
+            Next::Done => Ok(None),
+        }
+    }
+
+    /// A gradient in x coordinates, checked and carried to z coordinates (chain rule).
+    fn grad_to_z(&self, grad: Option<Bound<'_, PyArray1<f64>>>) -> PyResult<Option<Vec<f64>>> {
+        let Some(arr) = grad else { return Ok(None) };
+        if !arr.is_contiguous() {
+            return Err(Error::Internal("gradient array not contiguous".into()).into());
+        }
+        // SAFETY: the GIL is held and the slice is copied before any Python code runs, so
+        // nothing can write to the array meanwhile (this skips rust-numpy's borrow registry,
+        // a measurable cost in minimize's per-evaluation loop).
+        let a = unsafe { arr.as_slice()? };
+        if a.len() != self.scale.len() {
+            return Err(Error::invalid(
+                "jac",
+                format!("an array of shape ({},)", a.len()),
+                format!("the gradient must have shape ({},)", self.scale.len()),
+            )
+            .into());
+        }
+        Ok(Some(
+            a.iter()
+                .zip(&self.scale)
+                .map(|(&g, &(_, w, _))| if w > 0.0 { g * w } else { g })
+                .collect(),
+        ))
+    }
 }
 
 #[pymethods]
@@ -134,23 +180,25 @@ impl PyCgMinimizer {
     /// `(id, x, wants_gradient_only)` or None when the search is over.
     fn ask<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyTuple>>> {
         let next = self.state.lock().map_err(|_| poisoned())?.ask();
-        match next {
-            Next::Point(id, z, kind) => {
-                let x = PyArray1::from_vec(py, self.to_x(&z));
-                Ok(Some(PyTuple::new(
-                    py,
-                    [
-                        id.into_pyobject(py)?.into_any(),
-                        x.into_any(),
-                        pyo3::types::PyBool::new(py, kind == Kind::Gradient)
-                            .to_owned()
-                            .into_any(),
-                    ],
-                )?))
-            }
-            Next::Wait => Err(Error::Internal("minimize waits on nothing".into()).into()),
-            Next::Done => Ok(None),
-        }
+        self.request(py, next)
+    }
+
+    /// `tell` then `ask` in one call (one crossing per evaluation in `minimize`'s loop).
+    #[pyo3(signature = (id, value, grad=None))]
+    fn tell_ask<'py>(
+        &self,
+        py: Python<'py>,
+        id: u64,
+        value: Option<f64>,
+        grad: Option<Bound<'_, PyArray1<f64>>>,
+    ) -> PyResult<Option<Bound<'py, PyTuple>>> {
+        let g = self.grad_to_z(grad)?;
+        let next = {
+            let mut s = self.state.lock().map_err(|_| poisoned())?;
+            s.tell(id, value, g.as_deref());
+            s.ask()
+        };
+        self.request(py, next)
     }
 
     /// Tells evaluation `id`: a value (None when the gradient alone was asked for, or the
@@ -160,29 +208,9 @@ impl PyCgMinimizer {
         &self,
         id: u64,
         value: Option<f64>,
-        grad: Option<PyReadonlyArray1<'_, f64>>,
+        grad: Option<Bound<'_, PyArray1<f64>>>,
     ) -> PyResult<bool> {
-        let g = match grad {
-            Some(a) => {
-                let a = a.as_slice()?;
-                if a.len() != self.scale.len() {
-                    return Err(Error::invalid(
-                        "jac",
-                        format!("an array of shape ({},)", a.len()),
-                        format!("the gradient must have shape ({},)", self.scale.len()),
-                    )
-                    .into());
-                }
-                // Chain rule to z coordinates.
-                Some(
-                    a.iter()
-                        .zip(&self.scale)
-                        .map(|(&g, &(_, w, _))| if w > 0.0 { g * w } else { g })
-                        .collect::<Vec<f64>>(),
-                )
-            }
-            None => None,
-        };
+        let g = self.grad_to_z(grad)?;
         Ok(self
             .state
             .lock()
