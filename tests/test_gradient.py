@@ -230,8 +230,10 @@ def test_objective_exception_propagates() -> None:
 def test_gradient_of_wrong_shape() -> None:
     with pytest.raises(InvalidArgumentError, match=r"shape \(2,\)"):
         ft.minimize(rosen, start(2), jac=lambda x: np.ones(3))
+    with pytest.raises(InvalidArgumentError, match="jac"):
+        ft.minimize(rosen, start(2), jac="cs")
     with pytest.raises(InvalidTypeError, match="jac"):
-        ft.minimize(rosen, start(2), jac="2-point")
+        ft.minimize(rosen, start(2), jac=3)
 
 
 # -- GradientSearch -------------------------------------------------------------------------
@@ -417,3 +419,23 @@ def test_gradient_search_is_exported_and_is_a_searcher() -> None:
     assert isinstance(ft.GradientSearch(SPACE), ft.Searcher)
     cfg = ft.GradientSearch(SPACE, seed=3).config()
     assert cfg["kind"] == "gradient" and cfg["seed"] == 3
+
+
+def test_noise_is_estimated_when_asked() -> None:
+    rng = np.random.default_rng(0)
+    res = ft.minimize(
+        lambda x: float(np.sum(x**2) + 1e-3 * rng.standard_normal()), np.ones(4), noise="auto"
+    )
+    assert res.noise is not None and 2.5e-4 < res.noise < 4e-3
+    assert np.linalg.norm(res.x) < 0.1
+    smooth = ft.minimize(lambda x: float(np.sum(x**2)), np.ones(4), noise="auto")
+    assert smooth.noise is None and smooth.success
+    with pytest.raises(InvalidArgumentError, match="noise"):
+        ft.minimize(lambda x: float(np.sum(x**2)), np.ones(4), noise="estimate")
+
+
+def test_scipy_scheme_names_for_jac() -> None:
+    fwd = ft.minimize(rosen, start(2), jac="2-point", tol=None)
+    cen = ft.minimize(rosen, start(2), jac="3-point")
+    assert fwd.success and cen.success
+    assert np.allclose(fwd.x, 1.0, atol=1e-4) and np.allclose(cen.x, 1.0, atol=1e-4)

@@ -92,6 +92,8 @@ class Journal:
 
 # -- gradient search (rust/src/bindings/cg.rs) ------------------------------------------------
 
+def estimate_noise(values: list[float]) -> float | None: ...
+
 class CgMinimizer:
     def __new__(
         cls,

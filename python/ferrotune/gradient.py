@@ -41,6 +41,7 @@ log = logging.getLogger("ferrotune.gradient")
 
 _BETAS = ("pr+", "hs+", "hz", "fr")
 _DIFFERENCES = ("forward", "central")
+_SCHEMES = {"2-point": "forward", "3-point": "central"}
 
 
 class Evaluation(NamedTuple):
@@ -238,6 +239,38 @@ def _gradient(value: Any, n: int, name: str) -> np.ndarray:
     return np.ascontiguousarray(g)
 
 
+def _estimate_noise(
+    fun: Callable[..., Any],
+    x0: np.ndarray,
+    args: tuple[Any, ...],
+    extra: dict[str, Any],
+    lower: list[float],
+    upper: list[float],
+    seed: int,
+    history: list[Evaluation],
+) -> float | None:
+    """Evaluates ``fun`` at 9 points along a short random line from ``x0`` (x0 first) and
+    estimates its noise level from their differences (Moré and Wild 2011)."""
+    n = x0.size
+    d = np.random.default_rng(seed).standard_normal(n)
+    d /= np.linalg.norm(d)
+    h = 1e-3 * max(1.0, float(np.max(np.abs(x0))))
+    lo, hi = np.asarray(lower), np.asarray(upper)
+    if np.any(x0 + 8 * h * d > hi) or np.any(x0 + 8 * h * d < lo):
+        d = -d
+    values = []
+    for i in range(9):
+        xi = np.clip(x0 + i * h * d, lo, hi)
+        f = _scalar(fun(xi, *args, **extra))
+        if i == 0 and not math.isfinite(f):
+            v.bad_value("fun", f, "finite at x0 (the objective returned a non-finite value)")
+        history.append(Evaluation(xi, f, None, 0))
+        values.append(f)
+    sigma = _core.estimate_noise(values)
+    log.info("estimated noise level at x0: %s", sigma)
+    return sigma
+
+
 def _accepts_seed(fun: Callable[..., Any]) -> bool:
     try:
         params = inspect.signature(fun).parameters
@@ -251,10 +284,10 @@ def minimize(
     fun: Callable[..., Any],
     x0: Any,
     *,
-    jac: Callable[..., Any] | bool | None = None,
+    jac: Callable[..., Any] | bool | str | None = None,
     method: str = "cg",
     bounds: Any = None,
-    tol: float = 1e-5,
+    tol: float | None = 1e-5,
     max_evals: int | None = None,
     seed: int | None = None,
     callback: Callable[[np.ndarray], Any] | None = None,
@@ -262,7 +295,7 @@ def minimize(
     args: tuple[Any, ...] = (),
     difference: str | None = None,
     fd_step: Any = None,
-    noise: float | None = None,
+    noise: float | str | None = None,
     max_iter: int | None = None,
     restarts: int = 0,
     c1: float = 1e-4,
@@ -284,10 +317,10 @@ def minimize(
         share their randomness).
     x0 : array_like
         The start, finite and within ``bounds``.
-    jac : callable, True or None
+    jac : callable, True, "2-point", "3-point" or None
         ``jac(x, *args) -> array`` of shape ``(n,)``; True when ``fun`` returns
-        ``(value, gradient)``; None for finite differences (forward: n evaluations per
-        gradient, central: 2n).
+        ``(value, gradient)``; None (or scipy's "2-point") for forward differences, n
+        evaluations per gradient; "3-point" for central ones, 2n.
     method : {"cg"}
     bounds : sequence of (low, high), or scipy ``Bounds``, optional
         ``None`` for an open side. A line stops at the first bound it meets; coordinates on
@@ -313,8 +346,10 @@ def minimize(
         Absolute finite-difference steps. By default ``sqrt(eps) max(|x|, 1)`` (forward) or
         ``eps^(1/3) max(|x|, 1)`` (central) without noise, and ``8^(1/4) sqrt(noise)`` or
         ``(3 noise)^(1/3)`` with it: never collapsing to zero near ``x = 0``.
-    noise : float, optional
-        The standard deviation of ``fun``'s noise. Switches to a backtracking line search
+    noise : float or "auto", optional
+        The standard deviation of ``fun``'s noise; ``"auto"`` estimates it first from 9 values
+        along a short random line from ``x0`` (Moré and Wild 2011; the estimate is in
+        ``result.noise``, None when the values look smooth). A noise level switches to a backtracking line search
         whose sufficient-decrease test allows ``2 * noise``; when it fails, the gradient is
         recomputed with wider central differences, and a second failure stops the search with
         "converged to the noise level" (``success=True``).
@@ -357,6 +392,14 @@ def minimize(
     v.one_of("method", method, ("cg",))
     x = _vector("x0", x0)
     n = x.size
+    if isinstance(jac, str):
+        # scipy's names for finite-difference schemes.
+        scheme = v.one_of("jac", jac, ("2-point", "3-point"))
+        if difference is not None and difference != _SCHEMES[scheme]:
+            v.bad_value("difference", difference, f"{_SCHEMES[scheme]!r} with jac={jac!r}")
+        difference, jac = _SCHEMES[scheme], None
+    if tol is None:
+        tol = 1e-5
     combined = jac is True
     if jac is not None and not combined and not callable(jac):
         v.bad_type("jac", jac, "a callable, True or None")
@@ -369,6 +412,16 @@ def minimize(
     if restarts and not all(math.isfinite(b) for b in lower + upper):
         v.bad_value("restarts", restarts, "0 unless every coordinate has finite bounds")
     seed_value = 0 if seed is None else v.seed(seed)
+    extra: dict[str, Any] = {"seed": seed_value} if _accepts_seed(fun) else {}
+    history: list[Evaluation] = []
+    memo: dict[bytes, float] = {}
+    estimated = None
+    if isinstance(noise, str):
+        v.one_of("noise", noise, ("auto",))
+        estimated = _estimate_noise(fun, x, args, extra, lower, upper, seed_value, history)
+        for e in history:
+            memo[e.x.tobytes()] = e.fun  # type: ignore[assignment]
+        noise = estimated
     opts = _options(
         n,
         beta=beta,
@@ -384,15 +437,13 @@ def minimize(
     )
     core = _core.CgMinimizer(x, lower, upper, json.dumps(opts), seed_value, restarts)
 
-    extra: dict[str, Any] = {"seed": seed_value} if _accepts_seed(fun) else {}
-    history: list[Evaluation] = []
-    memo: dict[bytes, float] = {}
-    nfev = njev = 0
+    nfev = len(history)
+    njev = 0
     seen_iters = 0
     descent = 0
     track = callback is not None or restarts > 0
     # Only a clamp at a bound can land on a point twice; without bounds there is no memo.
-    remember = any(math.isfinite(b) for b in lower + upper)
+    remember = bool(memo) or any(math.isfinite(b) for b in lower + upper)
     tell_ask = core.tell_ask
     req = core.ask()
     while req is not None:
@@ -438,7 +489,9 @@ def minimize(
         seen_iters = it
         req = core.ask()
 
-    return _result(core, history, nfev, njev, jac is not None)
+    result = _result(core, history, nfev, njev, jac is not None)
+    result["noise"] = opts["noise"]
+    return result
 
 
 def _result(

@@ -489,7 +489,14 @@ impl PyGradientSearcher {
     }
 }
 
+/// The noise level of equally spaced values along a line, or None if none is detected.
+#[pyfunction]
+fn estimate_noise(values: Vec<f64>) -> Option<f64> {
+    crate::cg::noise::estimate_noise(&values)
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(estimate_noise, m)?)?;
     m.add_class::<PyCgMinimizer>()?;
     m.add_class::<PyGradientSearcher>()
 }

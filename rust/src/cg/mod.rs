@@ -19,6 +19,7 @@
 
 pub mod descent;
 pub mod linesearch;
+pub mod noise;
 pub mod unit;
 
 use serde::{Deserialize, Serialize};
