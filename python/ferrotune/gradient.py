@@ -349,8 +349,8 @@ def minimize(
     noise : float or "auto", optional
         The standard deviation of ``fun``'s noise; ``"auto"`` estimates it first from 9 values
         along a short random line from ``x0`` (Moré and Wild 2011; the estimate is in
-        ``result.noise``, None when the values look smooth). A noise level switches to a backtracking line search
-        whose sufficient-decrease test allows ``2 * noise``; when it fails, the gradient is
+        ``result.noise``, None when the values look smooth). A noise level switches to a
+        backtracking line search whose sufficient-decrease test allows ``2 * noise``; when it fails, the gradient is
         recomputed with wider central differences, and a second failure stops the search with
         "converged to the noise level" (``success=True``).
     max_iter : int, optional
@@ -444,14 +444,25 @@ def minimize(
     track = callback is not None or restarts > 0
     # Only a clamp at a bound can land on a point twice; without bounds there is no memo.
     remember = bool(memo) or any(math.isfinite(b) for b in lower + upper)
+    # The loop runs once per evaluation: locals bound once, records as plain tuples.
     tell_ask = core.tell_ask
+    record = history.append
+    ndarray, float64 = np.ndarray, np.dtype(np.float64)
+    shape = (n,)
     req = core.ask()
     while req is not None:
         pid, xk, grad_only = req
         if grad_only:
-            gk = _gradient(jac(xk, *args), n, "jac")  # type: ignore[misc,operator]
+            gk = jac(xk, *args)  # type: ignore[misc,operator]
+            if not (
+                type(gk) is ndarray
+                and gk.dtype == float64
+                and gk.shape == shape
+                and gk.flags.c_contiguous
+            ):
+                gk = _gradient(gk, n, "jac")
             njev += 1
-            history.append(Evaluation(xk, None, gk, descent))
+            record((xk, None, gk, descent))  # type: ignore[arg-type]
             req = tell_ask(pid, None, gk)
             continue
         key = xk.tobytes() if remember else b""
@@ -476,7 +487,7 @@ def minimize(
                 v.bad_value("fun", f, "finite at x0 (the objective returned a non-finite value)")
         elif remember:
             memo[key] = f
-        history.append(Evaluation(xk, f, g, descent))
+        record((xk, f, g, descent))  # type: ignore[arg-type]
         if not track:
             req = tell_ask(pid, f, g)
             continue
@@ -489,6 +500,7 @@ def minimize(
         seen_iters = it
         req = core.ask()
 
+    history[:] = [Evaluation._make(h) for h in history]
     result = _result(core, history, nfev, njev, jac is not None)
     result["noise"] = opts["noise"]
     return result
