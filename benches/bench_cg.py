@@ -144,7 +144,7 @@ def _suite(rows: list[Row], quick: bool) -> None:
         err = float(np.max(np.abs(res.x - xstar)))
         ours = res.nfev + res.njev
         theirs = None
-        note = f"max |x - x*| = {err:.1e}"
+        note = f"max err {err:.1e}"
         if so is not None:
             sres = so.minimize(f, x0, jac=g, method="CG")
             theirs = _scipy_counts(sres, True)
@@ -178,7 +178,7 @@ def _suite(rows: list[Row], quick: bool) -> None:
         res = ft.minimize(f, x0)
         err = float(np.max(np.abs(res.x - xstar)))
         theirs = None
-        note = f"max |x - x*| = {err:.1e}, {res.njev} gradients"
+        note = f"max err {err:.1e}, {res.njev} gradients"
         if so is not None and not (name == "rosenbrock-100"):
             sres = so.minimize(f, x0, method="CG")
             theirs = int(sres.nfev)

@@ -44,6 +44,11 @@ def test_rosenbrock_with_gradient_beats_scipy_counts(beta: str, n: int) -> None:
     assert len(res.history) == res.nfev + res.njev
 
 
+def test_scipy_spelling_of_method() -> None:
+    res = ft.minimize(lambda x: float(np.sum(x**2)), [1.0, -1.0], method="CG")
+    assert res.success
+
+
 def test_fletcher_reeves_is_selectable() -> None:
     res = ft.minimize(lambda x: float(np.sum((x - 2.0) ** 2)), np.zeros(3), beta="fr")
     assert res.success and np.allclose(res.x, 2.0, atol=1e-5)

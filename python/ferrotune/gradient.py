@@ -271,6 +271,10 @@ def _estimate_noise(
     return sigma
 
 
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _accepts_seed(fun: Callable[..., Any]) -> bool:
     try:
         params = inspect.signature(fun).parameters
@@ -322,6 +326,7 @@ def minimize(
         ``(value, gradient)``; None (or scipy's "2-point") for forward differences, n
         evaluations per gradient; "3-point" for central ones, 2n.
     method : {"cg"}
+        Case-insensitive (scipy's "CG" is accepted).
     bounds : sequence of (low, high), or scipy ``Bounds``, optional
         ``None`` for an open side. A line stops at the first bound it meets; coordinates on
         a bound are held there while the descent direction points outwards. Coordinates
@@ -350,9 +355,10 @@ def minimize(
         The standard deviation of ``fun``'s noise; ``"auto"`` estimates it first from 9 values
         along a short random line from ``x0`` (Moré and Wild 2011; the estimate is in
         ``result.noise``, None when the values look smooth). A noise level switches to a
-        backtracking line search whose sufficient-decrease test allows ``2 * noise``; when it fails, the gradient is
-        recomputed with wider central differences, and a second failure stops the search with
-        "converged to the noise level" (``success=True``).
+        backtracking line search whose sufficient-decrease test allows ``2 * noise``; when it
+        fails, the gradient is recomputed with wider central differences, and a second failure
+        stops the search with "converged to the noise level" (``success=True``), as does a
+        gradient no larger than the noise in its finite differences.
     max_iter : int, optional
         Iterations per descent, default ``200 * n``.
     restarts : int
@@ -389,6 +395,8 @@ def minimize(
     """
     if not callable(fun):
         v.bad_type("fun", fun, "a callable")
+    if isinstance(method, str):
+        method = method.lower()  # scipy spells it "CG"
     v.one_of("method", method, ("cg",))
     x = _vector("x0", x0)
     n = x.size
@@ -564,6 +572,8 @@ class GradientSearch(Searcher):
     All finite-difference points of a gradient are proposed as one batch: ``ask`` hands them
     out one after another without waiting, so parallel workers evaluate them at once, and
     returns None until the whole batch is told. Line-search points come one at a time.
+    Points whose rounded parameters were already evaluated are answered from a memo (kept in
+    the saved state) and not proposed again.
 
     A trial may report its gradient: ``study.tell(trial, value, gradient=g)``. ``g`` holds the
     derivatives of the value with respect to the natural parameters, as an array in
@@ -601,6 +611,12 @@ class GradientSearch(Searcher):
     True
     """
 
+    # TODO: line-search trial steps are proposed one at a time; a parallel study could
+    # evaluate a few candidate steps along the line at once (e.g. alpha, alpha/2, 2 alpha)
+    # and let the line search consume them in order.
+    # TODO: common random numbers are not offered to trials (Trial carries no seed); a
+    # descent-wide seed in trial.attrs would let noisy objectives share their randomness.
+
     def __init__(
         self,
         space: SpaceLike,
@@ -635,8 +651,9 @@ class GradientSearch(Searcher):
             fd_step=fd_step,
             noise=noise,
         )
-        self.x0 = None if x0 is None else dict(x0)
         row = None if x0 is None else self._encode_x0(x0)
+        # Plain Python values, so that the config is JSON (numpy scalars are not).
+        self.x0 = None if x0 is None else {k: _plain(val) for k, val in dict(x0).items()}
         self._sign = 1.0
         self._core = _core.GradientSearcher(
             self.space._core, json.dumps(self._options), self.seed, self.restarts, row
