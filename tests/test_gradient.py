@@ -306,6 +306,30 @@ def test_int_dims_round_and_choices_are_fixed_within_a_descent() -> None:
     assert all(len(v) == 1 and k in v for k, v in acts_per_descent.items())
     assert len(acts_per_descent) >= 2, "restarts re-draw the choice"
     assert study.best_params["layers"] == 5
+    # Rounded points already evaluated are answered from the memo, never proposed again.
+    proposed = [tuple(sorted(t.params.items())) for t in study.trials]
+    assert len(set(proposed)) == len(proposed)
+
+
+def test_memo_survives_a_restore() -> None:
+    space = {"n": ft.Int(1, 50), "m": ft.Int(1, 50)}
+    f = lambda p: (p["n"] - 17) ** 2 + (p["m"] - 30) ** 2  # noqa: E731
+    a = ft.GradientSearch(space, seed=1)
+    seen = []
+    for _ in range(40):
+        pid, params = a.ask()  # type: ignore[misc]
+        seen.append(params)
+        a.tell(pid, f(params))
+    b = ft.GradientSearch(space, seed=1)
+    b.restore(a.state())
+    for _ in range(40):
+        pa, qa = a.ask()  # type: ignore[misc]
+        pb, qb = b.ask()  # type: ignore[misc]
+        assert (pa, qa) == (pb, qb)
+        assert qa not in seen
+        seen.append(qa)
+        a.tell(pa, f(qa))
+        b.tell(pb, f(qb))
 
 
 def test_told_gradients_replace_differences() -> None:
@@ -444,3 +468,16 @@ def test_scipy_scheme_names_for_jac() -> None:
     cen = ft.minimize(rosen, start(2), jac="3-point")
     assert fwd.success and cen.success
     assert np.allclose(fwd.x, 1.0, atol=1e-4) and np.allclose(cen.x, 1.0, atol=1e-4)
+
+
+def test_replay_with_gradients_told() -> None:
+    res = ft.minimize(
+        lambda x: (rosen(x), rosen_der(x)), [-1.2, 1.0], jac=True, bounds=[(-2, 2), (-1, 3)]
+    )
+    space = {"a": ft.Float(-2.0, 2.0), "b": ft.Float(-1.0, 3.0)}
+    s = ft.GradientSearch(space, x0={"a": -1.2, "b": 1.0}, restarts=0)
+    for e in res.history:
+        point_id, params = s.ask()  # type: ignore[misc]
+        assert [params["a"], params["b"]] == e.x.tolist()
+        s.tell(point_id, e.fun, gradient={"a": e.jac[0], "b": e.jac[1]})
+    assert s.ask() is None and s.exhausted
