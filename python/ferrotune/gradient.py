@@ -594,9 +594,13 @@ class GradientSearch(Searcher):
     restarts : int or None
         Descents after the first; None (the default) restarts for as long as the study runs.
     beta, tol, difference, fd_step, noise, max_iter, max_evals, c1, c2
-        As for :func:`minimize`, in normalised coordinates. ``max_evals`` bounds the whole
-        search. Set ``noise`` (the standard deviation of the objective in its units) for a
-        noisy objective such as a validation loss: the differences widen to match it.
+        As for :func:`minimize`, in normalised coordinates (the defaults are the same, so a
+        replay of :func:`minimize` matches). ``max_evals`` bounds the whole search. Without
+        ``noise`` the finite-difference steps are about 1.5e-8 of each range: right for a
+        deterministic float64 objective, far too small for a validation loss after training,
+        whose noise swamps such differences. Set ``noise`` (the standard deviation of the
+        objective's value, e.g. measured over a few seeds) for such objectives: the steps widen
+        to match it, the line search allows for it, and descents stop at the noise level.
     direction : {"minimize", "maximize"}
         Set by the study that runs the searcher; a searcher told maximised values negates them.
 
