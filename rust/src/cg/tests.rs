@@ -323,19 +323,3 @@ fn bad_options_and_starts_are_rejected() {
     assert!(MultiStart::new(unbounded(2), o, 0, Some(0), Some(vec![0.0, 0.0])).is_err());
     assert!(Beta::parse("pr").is_err());
 }
-
-#[test]
-#[ignore]
-fn timing_rosenbrock_100() {
-    let mut opts = Options::new(100);
-    opts.analytic = true;
-    let t0 = std::time::Instant::now();
-    let (ms, evals) = run(100, opts, rosen_start(100), &rosen, false);
-    let dt = t0.elapsed();
-    eprintln!(
-        "{evals} evals, {} iters, {:?} total, {:?}/eval",
-        ms.finished[0].counts.iterations,
-        dt,
-        dt / evals as u32
-    );
-}
