@@ -12,6 +12,9 @@ from __future__ import annotations
 
 from . import errors
 from ._core import __version__
+
+# gradient search (conjugate gradients): minimize() and the GradientSearch searcher
+from .gradient import Evaluation, GradientSearch, OptimizeResult, minimize
 from .grid import Grid
 from .search import GridSearch, RandomSearch, Searcher
 from .space import Choice, Distribution, Float, Int, Normal, Space
@@ -38,6 +41,10 @@ __all__ = [
     "TrialPruned",
     "SearchExhausted",
     "NoCompletedTrialError",
+    "minimize",
+    "OptimizeResult",
+    "Evaluation",
+    "GradientSearch",
 ]
 
 # Command line, plots and the HTML report (issue 7). matplotlib loads only when a plot is drawn.

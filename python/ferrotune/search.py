@@ -186,4 +186,3 @@ class GridSearch(_CoreSearcher):
 
     def __repr__(self) -> str:
         return f"GridSearch({self.grid!r}, shuffle={self.shuffle}, seed={self.seed})"
-

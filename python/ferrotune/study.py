@@ -90,6 +90,9 @@ class Study:
         self._searcher_ask = searcher.ask
         self._searcher_tell = searcher.tell
         self.direction = v.one_of("direction", direction, ("minimize", "maximize"))
+        # Searchers that follow values (gradient search) need to know which way is better.
+        if hasattr(searcher, "_set_direction"):
+            searcher._set_direction(self.direction)
         if name is not None and not isinstance(name, str):
             v.bad_type("name", name, "a string")
         self.pruner = pruner
@@ -288,11 +291,12 @@ class Study:
                 self._finish_failed(trial, str(e))
                 raise
             if math.isfinite(x):
+                # The searcher first: a bad gradient raises with the trial still running.
+                self.searcher.tell(trial.point_id, x, gradient)  # type: ignore[arg-type]
                 trial.value = x
                 trial.state = TrialState.COMPLETE
                 if gradient is not None:
                     trial.gradient = gradient
-                self.searcher.tell(trial.point_id, x, gradient)  # type: ignore[arg-type]
                 self._update_best(trial)
             else:
                 self._finish_failed(

@@ -1,0 +1,502 @@
+//! `_core.CgMinimizer` (behind `ferrotune.minimize`) and `_core.GradientSearcher` (behind
+//! `ferrotune.GradientSearch`): both wrap the same multi-start conjugate-gradient machine.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use numpy::{PyArray1, PyArrayMethods, PyUntypedArrayMethods};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyTuple};
+
+use super::space::PySpace;
+use super::{detached, IntoPyResult};
+use crate::cg::{unit, Coord, DescentResult, Kind, MultiStart, Next, Options, Role};
+use crate::Error;
+
+fn poisoned() -> PyErr {
+    Error::Internal("gradient search lock poisoned".into()).into()
+}
+
+fn parse_options(json: &str) -> PyResult<Options> {
+    serde_json::from_str(json)
+        .map_err(|e| Error::Internal(format!("bad options: {e}")))
+        .into_py_result()
+}
+
+fn descents<'py>(
+    py: Python<'py>,
+    finished: &[DescentResult],
+    map: impl Fn(&[f64]) -> Vec<f64>,
+) -> PyResult<Bound<'py, PyList>> {
+    let out = PyList::empty(py);
+    for r in finished {
+        let d = PyDict::new(py);
+        d.set_item("start", map(&r.start))?;
+        d.set_item("x", r.x.as_ref().map(|x| map(x)))?;
+        d.set_item("fun", r.f)?;
+        d.set_item("grad", r.grad.clone())?;
+        d.set_item("active", r.active.clone())?;
+        d.set_item(
+            "status",
+            serde_json::to_value(r.stop)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned)),
+        )?;
+        d.set_item("message", r.stop.message())?;
+        d.set_item("success", r.stop.success())?;
+        d.set_item("nit", r.counts.iterations)?;
+        d.set_item("nfev", r.counts.values)?;
+        d.set_item("njev", r.counts.gradients)?;
+        d.set_item("ngrad_fd", r.counts.fd_gradients)?;
+        out.append(d)?;
+    }
+    Ok(out)
+}
+
+// -- minimize ------------------------------------------------------------------------------
+
+/// Minimisation of a function of a real vector. With bounds, a coordinate is searched as
+/// z in [0, 1] with x = low + z (high - low); without, z = x.
+#[pyclass(name = "CgMinimizer", module = "ferrotune._core", frozen)]
+pub(crate) struct PyCgMinimizer {
+    /// (low, width) per coordinate; width 0 for an unbounded one.
+    scale: Vec<(f64, f64, f64)>,
+    state: Mutex<MultiStart>,
+}
+
+impl PyCgMinimizer {
+    fn to_x(&self, z: &[f64]) -> Vec<f64> {
+        z.iter()
+            .zip(&self.scale)
+            .map(|(&v, &(lo, w, hi))| if w > 0.0 { (lo + v * w).min(hi) } else { v })
+            .collect()
+    }
+
+    fn request<'py>(&self, py: Python<'py>, next: Next) -> PyResult<Option<Bound<'py, PyTuple>>> {
+        match next {
+            Next::Point(id, z, kind) => {
+                let x = PyArray1::from_vec(py, self.to_x(&z));
+                Ok(Some(PyTuple::new(
+                    py,
+                    [
+                        id.into_pyobject(py)?.into_any(),
+                        x.into_any(),
+                        pyo3::types::PyBool::new(py, kind == Kind::Gradient)
+                            .to_owned()
+                            .into_any(),
+                    ],
+                )?))
+            }
+            Next::Wait => Err(Error::Internal("minimize waits on nothing".into()).into()),
+            Next::Done => Ok(None),
+        }
+    }
+
+    /// A gradient in x coordinates, checked and carried to z coordinates (chain rule).
+    fn grad_to_z(&self, grad: Option<Bound<'_, PyArray1<f64>>>) -> PyResult<Option<Vec<f64>>> {
+        let Some(arr) = grad else { return Ok(None) };
+        if !arr.is_contiguous() {
+            return Err(Error::Internal("gradient array not contiguous".into()).into());
+        }
+        // SAFETY: the GIL is held and the slice is copied before any Python code runs, so
+        // nothing can write to the array meanwhile (this skips rust-numpy's borrow registry,
+        // a measurable cost in minimize's per-evaluation loop).
+        let a = unsafe { arr.as_slice()? };
+        if a.len() != self.scale.len() {
+            return Err(Error::invalid(
+                "jac",
+                format!("an array of shape ({},)", a.len()),
+                format!("the gradient must have shape ({},)", self.scale.len()),
+            )
+            .into());
+        }
+        Ok(Some(
+            a.iter()
+                .zip(&self.scale)
+                .map(|(&g, &(_, w, _))| if w > 0.0 { g * w } else { g })
+                .collect(),
+        ))
+    }
+}
+
+#[pymethods]
+impl PyCgMinimizer {
+    /// `lower`/`upper` use ±inf for no bound (per coordinate, both or neither).
+    #[new]
+    #[pyo3(signature = (x0, lower, upper, options, seed, restarts))]
+    fn new(
+        x0: Vec<f64>,
+        lower: Vec<f64>,
+        upper: Vec<f64>,
+        options: &str,
+        seed: u64,
+        restarts: Option<u64>,
+    ) -> PyResult<Self> {
+        let opts = parse_options(options)?;
+        let n = x0.len();
+        if lower.len() != n || upper.len() != n {
+            return Err(Error::Internal("bounds length".into()).into());
+        }
+        let mut scale = Vec::with_capacity(n);
+        let mut coords = Vec::with_capacity(n);
+        let mut z0 = Vec::with_capacity(n);
+        for j in 0..n {
+            let (lo, hi) = (lower[j], upper[j]);
+            if lo.is_finite() && hi.is_finite() {
+                scale.push((lo, hi - lo, hi));
+                coords.push(Coord {
+                    role: Role::Continuous {
+                        lower: 0.0,
+                        upper: 1.0,
+                        min_step: 0.0,
+                    },
+                    parent: None,
+                });
+                z0.push((x0[j] - lo) / (hi - lo));
+            } else {
+                scale.push((0.0, 0.0, 0.0));
+                let (l, u) = (
+                    if lo.is_finite() { lo } else { -f64::MAX },
+                    if hi.is_finite() { hi } else { f64::MAX },
+                );
+                coords.push(Coord {
+                    role: Role::Continuous {
+                        lower: l,
+                        upper: u,
+                        min_step: 0.0,
+                    },
+                    parent: None,
+                });
+                z0.push(x0[j]);
+            }
+        }
+        let ms = MultiStart::new(coords, opts, seed, restarts, Some(z0)).into_py_result()?;
+        Ok(PyCgMinimizer {
+            scale,
+            state: Mutex::new(ms),
+        })
+    }
+
+    /// `(id, x, wants_gradient_only)` or None when the search is over.
+    fn ask<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyTuple>>> {
+        let next = self.state.lock().map_err(|_| poisoned())?.ask();
+        self.request(py, next)
+    }
+
+    /// `tell` then `ask` in one call (one crossing per evaluation in `minimize`'s loop).
+    #[pyo3(signature = (id, value, grad=None))]
+    fn tell_ask<'py>(
+        &self,
+        py: Python<'py>,
+        id: u64,
+        value: Option<f64>,
+        grad: Option<Bound<'_, PyArray1<f64>>>,
+    ) -> PyResult<Option<Bound<'py, PyTuple>>> {
+        let g = self.grad_to_z(grad)?;
+        let next = {
+            let mut s = self.state.lock().map_err(|_| poisoned())?;
+            s.tell(id, value, g.as_deref());
+            s.ask()
+        };
+        self.request(py, next)
+    }
+
+    /// Tells evaluation `id`: a value (None when the gradient alone was asked for, or the
+    /// evaluation failed) and the gradient in x coordinates, if known.
+    #[pyo3(signature = (id, value, grad=None))]
+    fn tell(
+        &self,
+        id: u64,
+        value: Option<f64>,
+        grad: Option<Bound<'_, PyArray1<f64>>>,
+    ) -> PyResult<bool> {
+        let g = self.grad_to_z(grad)?;
+        Ok(self
+            .state
+            .lock()
+            .map_err(|_| poisoned())?
+            .tell(id, value, g.as_deref()))
+    }
+
+    /// The finished descents: start, x, fun, grad (in x coordinates), counts and status.
+    fn descents<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let s = self.state.lock().map_err(|_| poisoned())?;
+        let list = descents(py, &s.finished, |z| self.to_x(z))?;
+        // Gradients back to x coordinates.
+        for (item, r) in list.iter().zip(&s.finished) {
+            let g: Vec<f64> = r
+                .grad
+                .iter()
+                .zip(&self.scale)
+                .map(|(&g, &(_, w, _))| if w > 0.0 { g / w } else { g })
+                .collect();
+            item.set_item("grad", g)?;
+        }
+        Ok(list)
+    }
+
+    /// `(iterations so far, current iterate x, its value)` of the running descent.
+    fn progress<'py>(&self, py: Python<'py>) -> PyResult<(u64, Bound<'py, PyArray1<f64>>, f64)> {
+        let s = self.state.lock().map_err(|_| poisoned())?;
+        let d = s.descent();
+        let (z, f, _) = d.current();
+        let full: Vec<f64> = {
+            let mut x = vec![0.0; self.scale.len()];
+            for (&j, &v) in s.active().iter().zip(z) {
+                x[j] = v;
+            }
+            x
+        };
+        Ok((
+            d.counts.iterations,
+            PyArray1::from_vec(py, self.to_x(&full)),
+            f,
+        ))
+    }
+
+    /// Evaluations used so far.
+    fn used(&self) -> PyResult<u64> {
+        Ok(self.state.lock().map_err(|_| poisoned())?.used())
+    }
+
+    fn state(&self) -> PyResult<String> {
+        self.state
+            .lock()
+            .map_err(|_| poisoned())?
+            .to_json()
+            .into_py_result()
+    }
+}
+
+// -- the searcher --------------------------------------------------------------------------
+
+/// The searcher's state: the machine, and the values of the parameter rows already told.
+///
+/// Rounding (`Int`, stepped `Float`) maps nearby search points to the same parameters; a
+/// point whose parameters were already evaluated is answered from this memo, not asked again.
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+struct Memo {
+    /// (row as bit patterns, value), in the order they were told.
+    told: Vec<(Vec<u64>, f64)>,
+    #[serde(skip)]
+    index: HashMap<Vec<u64>, f64>,
+}
+
+impl Memo {
+    fn key(row: &[f64]) -> Vec<u64> {
+        // One NaN pattern for inactive parameters; -0.0 and 0.0 are one value.
+        row.iter()
+            .map(|v| {
+                if v.is_nan() {
+                    u64::MAX
+                } else {
+                    (v + 0.0).to_bits()
+                }
+            })
+            .collect()
+    }
+
+    fn get(&self, row: &[f64]) -> Option<f64> {
+        self.index.get(&Self::key(row)).copied()
+    }
+
+    fn insert(&mut self, row: &[f64], value: f64) {
+        let key = Self::key(row);
+        if self.index.insert(key.clone(), value).is_none() {
+            self.told.push((key, value));
+        }
+    }
+
+    fn rebuild(&mut self) {
+        self.index = self.told.iter().cloned().collect();
+    }
+}
+
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+struct SearcherState {
+    search: MultiStart,
+    memo: Memo,
+}
+
+/// Gradient search over a space, in its normalised coordinates.
+#[pyclass(name = "GradientSearcher", module = "ferrotune._core", frozen)]
+pub(crate) struct PyGradientSearcher {
+    space: Py<PySpace>,
+    state: Mutex<SearcherState>,
+}
+
+#[pymethods]
+impl PyGradientSearcher {
+    /// `x0`: a natural row (as `Space.encode` gives), or None to start at a Sobol point.
+    #[new]
+    #[pyo3(signature = (space, options, seed, restarts, x0=None))]
+    fn new(
+        py: Python<'_>,
+        space: Py<PySpace>,
+        options: &str,
+        seed: u64,
+        restarts: Option<u64>,
+        x0: Option<Vec<f64>>,
+    ) -> PyResult<Self> {
+        let opts = parse_options(options)?;
+        let ms = {
+            let s = &space.bind(py).get().space;
+            let z0 = x0.map(|row| unit::from_row(s, &row));
+            MultiStart::new(unit::coords(s), opts, seed, restarts, z0).into_py_result()?
+        };
+        Ok(PyGradientSearcher {
+            space,
+            state: Mutex::new(SearcherState {
+                search: ms,
+                memo: Memo::default(),
+            }),
+        })
+    }
+
+    /// `(id, params)`, or None while waiting on pending points or when done.
+    fn ask<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyTuple>>> {
+        let space = self.space.get();
+        let (id, row) = {
+            let mut st = self.state.lock().map_err(|_| poisoned())?;
+            let SearcherState { search, memo } = &mut *st;
+            loop {
+                let Next::Point(id, z, _) = search.ask() else {
+                    return Ok(None);
+                };
+                let row = unit::to_row(&space.space, &z);
+                match memo.get(&row) {
+                    Some(v) => {
+                        search.tell(id, Some(v), None);
+                    }
+                    None => break (id, row),
+                }
+            }
+        };
+        let params = space.decode_row(py, &row)?;
+        Ok(Some(PyTuple::new(
+            py,
+            [id.into_pyobject(py)?.into_any(), params],
+        )?))
+    }
+
+    /// True once every descent has ended and been told.
+    #[getter]
+    fn exhausted(&self) -> PyResult<bool> {
+        Ok(self.state.lock().map_err(|_| poisoned())?.search.is_done())
+    }
+
+    /// Tells point `id`: value None for a failed or pruned trial; `grad` over the natural
+    /// parameters in `space.names` order (entries of choices and inactive parameters are
+    /// ignored). False if `id` was not pending.
+    #[pyo3(signature = (id, value, grad=None))]
+    fn tell(
+        &self,
+        py: Python<'_>,
+        id: u64,
+        value: Option<f64>,
+        grad: Option<Vec<f64>>,
+    ) -> PyResult<bool> {
+        let mut st = self.state.lock().map_err(|_| poisoned())?;
+        let SearcherState { search: s, memo } = &mut *st;
+        let space = &self.space.bind(py).get().space;
+        let value = value.filter(|v| v.is_finite());
+        if let (Some(v), Some((z, _))) = (value, s.point(id)) {
+            memo.insert(&unit::to_row(space, &z), v);
+        }
+        let g = match grad {
+            None => None,
+            Some(g) => {
+                if g.len() != space.len() {
+                    return Err(Error::invalid(
+                        "gradient",
+                        format!("{} values", g.len()),
+                        format!(
+                            "one derivative per parameter in space.names ({})",
+                            space.len()
+                        ),
+                    )
+                    .into());
+                }
+                let Some((z, _)) = s.point(id) else {
+                    return Ok(false);
+                };
+                for &j in s.active() {
+                    if !g[j].is_finite() {
+                        return Err(Error::invalid(
+                            "gradient",
+                            format!("{} for {:?}", g[j], space.dims()[j].name),
+                            "finite derivatives for every active parameter",
+                        )
+                        .into());
+                    }
+                }
+                // Chain rule: d f / d u = d f / d x * d x / d u.
+                let jac = unit::jacobian(space, &z);
+                Some(g.iter().zip(&jac).map(|(a, b)| a * b).collect::<Vec<f64>>())
+            }
+        };
+        Ok(s.tell(id, value, g.as_deref()))
+    }
+
+    /// Hands `id` out again at the next ask.
+    fn requeue(&self, id: u64) -> PyResult<bool> {
+        Ok(self
+            .state
+            .lock()
+            .map_err(|_| poisoned())?
+            .search
+            .requeue(id))
+    }
+
+    /// The finished descents (points as natural rows).
+    fn descents<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let s = self.state.lock().map_err(|_| poisoned())?;
+        let space = &self.space.bind(py).get().space;
+        descents(py, &s.search.finished, |z| unit::to_row(space, z))
+    }
+
+    /// Names of the parameters the current descent varies.
+    fn active_names(&self, py: Python<'_>) -> PyResult<Vec<String>> {
+        let s = self.state.lock().map_err(|_| poisoned())?;
+        let space = &self.space.bind(py).get().space;
+        Ok(s.search
+            .active()
+            .iter()
+            .map(|&j| space.dims()[j].name.clone())
+            .collect())
+    }
+
+    fn state(&self, py: Python<'_>) -> PyResult<String> {
+        let s = self.state.lock().map_err(|_| poisoned())?.clone();
+        detached(py, move || {
+            serde_json::to_string(&s).map_err(|e| Error::Internal(e.to_string()))
+        })
+    }
+
+    fn restore(&self, py: Python<'_>, text: &str) -> PyResult<()> {
+        let text = text.to_owned();
+        let mut restored: SearcherState = detached(py, move || Ok(serde_json::from_str(&text)?))?;
+        restored.memo.rebuild();
+        let mut s = self.state.lock().map_err(|_| poisoned())?;
+        if restored.search.coords != s.search.coords {
+            return Err(Error::State(
+                "the saved gradient search ran over a different space".into(),
+            )
+            .into());
+        }
+        *s = restored;
+        Ok(())
+    }
+}
+
+/// The noise level of equally spaced values along a line, or None if none is detected.
+#[pyfunction]
+fn estimate_noise(values: Vec<f64>) -> Option<f64> {
+    crate::cg::noise::estimate_noise(&values)
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(estimate_noise, m)?)?;
+    m.add_class::<PyCgMinimizer>()?;
+    m.add_class::<PyGradientSearcher>()
+}

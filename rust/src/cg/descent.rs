@@ -1,0 +1,810 @@
+//! One conjugate-gradient descent as an ask/tell state machine.
+//!
+//! The descent asks for evaluations by id (a batch when it forms a finite-difference gradient,
+//! one point at a time on a line) and moves on once every point of the batch is told. A value
+//! may come with its gradient; it is used wherever the descent needs the slope at that point,
+//! and finite differences are asked for only where no gradient came.
+
+use serde::{Deserialize, Serialize};
+
+use super::linesearch::{Backtrack, LsStep, MoreThuente};
+use super::{Beta, Difference, Options, Stop};
+
+/// The largest finite number stands in for an infinite bound, so states stay valid JSON.
+pub(crate) const BIG: f64 = f64::MAX;
+
+/// What an evaluation asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// The objective's value (a gradient with it is welcome).
+    Value,
+    /// The gradient at a point whose value is already known (only with `Options::analytic`).
+    Gradient,
+}
+
+/// One evaluation of a batch.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Eval {
+    pub id: u64,
+    pub x: Vec<f64>,
+    pub kind: Kind,
+    handed: bool,
+    told: bool,
+    /// None when the value was not finite or the evaluation failed.
+    value: Option<f64>,
+    grad: Option<Vec<f64>>,
+}
+
+/// A finite-difference stencil for one coordinate: the signed offsets evaluated, in order.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct Stencil {
+    coord: usize,
+    /// `[h]` forward; `[h, -h]` central; `[h, 2h]` one-sided second order.
+    offsets: Vec<f64>,
+    /// Set once the stencil was flipped after a non-finite value.
+    flipped: bool,
+}
+
+/// Why a gradient is being formed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+enum Purpose {
+    /// At the starting point.
+    Start,
+    /// At the current trial point on the line.
+    Trial,
+    /// Again at the current point, with larger steps, after a failed noisy line search.
+    Recover,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+enum Search {
+    Wolfe(MoreThuente),
+    Armijo(Backtrack),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+enum Phase {
+    /// Evaluating the starting point.
+    Start,
+    /// Forming a gradient at `at` (value `f`).
+    Gradient {
+        purpose: Purpose,
+        at: Vec<f64>,
+        f: f64,
+        /// Components formed so far (all but those of `stencils`).
+        partial: Vec<f64>,
+        stencils: Vec<Stencil>,
+    },
+    /// Evaluating a trial step on the line.
+    Line,
+    Done(Stop),
+}
+
+/// A point on the current line with its value and (once formed) gradient.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct TrialPoint {
+    stp: f64,
+    x: Vec<f64>,
+    f: f64,
+    g: Option<Vec<f64>>,
+}
+
+/// Counts of what a descent evaluated.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    /// Objective values.
+    pub values: u64,
+    /// Gradient-only evaluations (the analytic gradient function).
+    pub gradients: u64,
+    /// Gradients formed by finite differences.
+    pub fd_gradients: u64,
+    /// Iterations (accepted steps).
+    pub iterations: u64,
+}
+
+/// One conjugate-gradient descent.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Descent {
+    opts: Options,
+    lower: Vec<f64>,
+    upper: Vec<f64>,
+    min_step: Vec<f64>,
+    next_id: u64,
+    batch: Vec<Eval>,
+    phase: Phase,
+    x: Vec<f64>,
+    f: f64,
+    g: Vec<f64>,
+    p: Vec<f64>,
+    /// The value at the previous iterate (for the first trial step).
+    f_prev: Option<f64>,
+    /// The current direction is steepest descent (a failed line search cannot restart).
+    steepest: bool,
+    search: Option<Search>,
+    trial: Option<TrialPoint>,
+    /// The best point on the current line with a known gradient.
+    line_best: Option<TrialPoint>,
+    /// Multiplier of finite-difference steps, raised by noisy recovery.
+    step_scale: f64,
+    central: bool,
+    recovered: bool,
+    /// The value at the start is known.
+    started: bool,
+    pub counts: Counts,
+}
+
+impl Descent {
+    /// A descent from `x0` within `[lower, upper]` (use `±BIG` for no bound). `min_step`
+    /// is the smallest finite-difference step per coordinate. Ids start at `first_id`.
+    pub fn new(
+        opts: Options,
+        x0: Vec<f64>,
+        lower: Vec<f64>,
+        upper: Vec<f64>,
+        min_step: Vec<f64>,
+        first_id: u64,
+    ) -> Self {
+        let n = x0.len();
+        let central = opts.difference == Difference::Central;
+        let mut d = Descent {
+            opts,
+            lower,
+            upper,
+            min_step,
+            next_id: first_id,
+            batch: Vec::new(),
+            phase: Phase::Start,
+            x: x0.clone(),
+            f: 0.0,
+            g: vec![0.0; n],
+            p: vec![0.0; n],
+            f_prev: None,
+            steepest: true,
+            search: None,
+            trial: None,
+            line_best: None,
+            step_scale: 1.0,
+            central,
+            recovered: false,
+            started: false,
+            counts: Counts::default(),
+        };
+        if !d.try_push(&[(x0, Kind::Value)]) {
+            d.phase = Phase::Done(Stop::MaxEvals);
+        }
+        d
+    }
+
+    /// Whether the value at the start is known (there is an iterate to report).
+    pub fn started(&self) -> bool {
+        self.started
+    }
+
+    /// The id the next evaluation will get.
+    pub fn next_id(&self) -> u64 {
+        self.next_id
+    }
+
+    /// Why the descent stopped, once it has.
+    pub fn stop(&self) -> Option<Stop> {
+        match self.phase {
+            Phase::Done(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The current iterate, its value and gradient.
+    pub fn current(&self) -> (&[f64], f64, &[f64]) {
+        (&self.x, self.f, &self.g)
+    }
+
+    /// All evaluations used (values and gradient-only).
+    pub fn used(&self) -> u64 {
+        self.counts.values + self.counts.gradients
+    }
+
+    /// The next evaluation to hand out, if any is ready.
+    pub fn ask(&mut self) -> Option<&Eval> {
+        let e = self.batch.iter_mut().find(|e| !e.handed)?;
+        e.handed = true;
+        Some(e)
+    }
+
+    /// True when every evaluation of the batch has been handed out but not all told.
+    pub fn waiting(&self) -> bool {
+        !self.batch.is_empty() && self.batch.iter().all(|e| e.handed)
+    }
+
+    /// The evaluation `id` of the current batch.
+    pub fn eval(&self, id: u64) -> Option<&Eval> {
+        self.batch.iter().find(|e| e.id == id)
+    }
+
+    /// Hands evaluation `id` out again. False if it is not pending.
+    pub fn requeue(&mut self, id: u64) -> bool {
+        match self.batch.iter_mut().find(|e| e.id == id && !e.told) {
+            Some(e) => {
+                e.handed = false;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Records the outcome of evaluation `id`: its value (None or non-finite when it failed)
+    /// and, optionally, the gradient there. Returns false if `id` is not pending. When the
+    /// batch is complete the descent moves on.
+    pub fn tell(&mut self, id: u64, value: Option<f64>, grad: Option<Vec<f64>>) -> bool {
+        let Some(e) = self.batch.iter_mut().find(|e| e.id == id && !e.told) else {
+            return false;
+        };
+        e.told = true;
+        e.handed = true;
+        let grad = grad.filter(|g| g.len() == e.x.len() && g.iter().all(|v| v.is_finite()));
+        match e.kind {
+            Kind::Value => {
+                e.value = value.filter(|v| v.is_finite());
+                e.grad = if e.value.is_some() { grad } else { None };
+            }
+            Kind::Gradient => e.grad = grad,
+        }
+        if self.batch.iter().all(|e| e.told) {
+            let batch = std::mem::take(&mut self.batch);
+            self.advance(batch);
+        }
+        true
+    }
+
+    // -- requests ---------------------------------------------------------------------------
+
+    /// Queues a batch unless it would exceed the evaluation budget.
+    fn try_push(&mut self, points: &[(Vec<f64>, Kind)]) -> bool {
+        if let Some(limit) = self.opts.max_evals {
+            if self.used() + points.len() as u64 > limit {
+                return false;
+            }
+        }
+        for (x, kind) in points {
+            match kind {
+                Kind::Value => self.counts.values += 1,
+                Kind::Gradient => self.counts.gradients += 1,
+            }
+            self.batch.push(Eval {
+                id: self.next_id,
+                x: x.clone(),
+                kind: *kind,
+                handed: false,
+                told: false,
+                value: None,
+                grad: None,
+            });
+            self.next_id += 1;
+        }
+        true
+    }
+
+    fn finish(&mut self, stop: Stop) {
+        self.batch.clear();
+        self.phase = Phase::Done(stop);
+    }
+
+    fn push_or_stop(&mut self, points: &[(Vec<f64>, Kind)]) {
+        if !self.try_push(points) {
+            self.finish(Stop::MaxEvals);
+        }
+    }
+
+    // -- the state machine ------------------------------------------------------------------
+
+    fn advance(&mut self, batch: Vec<Eval>) {
+        match std::mem::replace(&mut self.phase, Phase::Line) {
+            Phase::Start => {
+                let e = &batch[0];
+                let Some(f) = e.value else {
+                    return self.finish(Stop::NonFiniteStart);
+                };
+                self.f = f;
+                self.started = true;
+                match e.grad.clone() {
+                    Some(g) => self.start_with(g),
+                    None => {
+                        let x = self.x.clone();
+                        self.ask_gradient(Purpose::Start, x, f)
+                    }
+                }
+            }
+            Phase::Gradient {
+                purpose,
+                at,
+                f,
+                partial,
+                stencils,
+            } => self.gradient_done(purpose, at, f, partial, stencils, batch),
+            Phase::Line => self.line_value(&batch[0]),
+            Phase::Done(s) => self.phase = Phase::Done(s),
+        }
+    }
+
+    /// Asks for the gradient at `at` (value `f`): analytically or by finite differences.
+    fn ask_gradient(&mut self, purpose: Purpose, at: Vec<f64>, f: f64) {
+        let n = at.len();
+        if n == 0 {
+            return self.have_gradient(purpose, at, f, Vec::new());
+        }
+        if self.opts.analytic {
+            self.phase = Phase::Gradient {
+                purpose,
+                at: at.clone(),
+                f,
+                partial: Vec::new(),
+                stencils: Vec::new(),
+            };
+            return self.push_or_stop(&[(at, Kind::Gradient)]);
+        }
+        let stencils: Vec<Stencil> = (0..n).map(|i| self.stencil(&at, i)).collect();
+        self.counts.fd_gradients += 1;
+        self.queue_stencils(purpose, at, f, vec![0.0; n], stencils);
+    }
+
+    fn queue_stencils(
+        &mut self,
+        purpose: Purpose,
+        at: Vec<f64>,
+        f: f64,
+        partial: Vec<f64>,
+        stencils: Vec<Stencil>,
+    ) {
+        let mut points = Vec::new();
+        for s in &stencils {
+            for &h in &s.offsets {
+                let mut y = at.clone();
+                y[s.coord] += h;
+                points.push((y, Kind::Value));
+            }
+        }
+        self.phase = Phase::Gradient {
+            purpose,
+            at,
+            f,
+            partial,
+            stencils,
+        };
+        self.push_or_stop(&points);
+    }
+
+    /// The finite-difference step for coordinate `i` at `xi`: sized to the noise when its
+    /// level is known, else relative to max(|xi|, 1), so it never collapses near zero.
+    fn step(&self, i: usize, xi: f64) -> f64 {
+        let h = match &self.opts.fd_step {
+            Some(steps) => steps[i],
+            None => {
+                let scale = xi.abs().max(1.0);
+                match (self.opts.noise, self.central) {
+                    (None, false) => f64::EPSILON.sqrt() * scale,
+                    (None, true) => f64::EPSILON.cbrt() * scale,
+                    // Forward error h|f''|/2 + 2 sigma/h is least at h = 2 sqrt(sigma/|f''|);
+                    // 8^(1/4) sqrt(sigma) assumes unit curvature (More and Wild 2012).
+                    (Some(s), false) => 8f64.powf(0.25) * s.sqrt(),
+                    (Some(s), true) => (3.0 * s).cbrt(),
+                }
+            }
+        };
+        (h * self.step_scale).max(self.min_step[i])
+    }
+
+    fn inside(&self, i: usize, v: f64) -> bool {
+        v >= self.lower[i] && v <= self.upper[i]
+    }
+
+    /// With a noise level: the size of the noise in a finite-difference gradient (one
+    /// standard deviation of its norm). A gradient no larger is indistinguishable from noise.
+    fn noise_floor(&self) -> Option<f64> {
+        let sigma = self.opts.noise?;
+        if self.opts.analytic {
+            return None;
+        }
+        let mut var = 0.0;
+        for i in 0..self.x.len() {
+            let h = self.step(i, self.x[i]);
+            // Central: (e+ - e-) / 2h has variance sigma^2 / 2h^2; forward: 2 sigma^2 / h^2.
+            var += if self.central { 0.5 } else { 2.0 } * (sigma / h).powi(2);
+        }
+        Some(var.sqrt())
+    }
+
+    /// A stencil for coordinate `i` that stays inside the box.
+    fn stencil(&self, at: &[f64], i: usize) -> Stencil {
+        let h = self.step(i, at[i]);
+        let xi = at[i];
+        let offsets = if self.central {
+            if self.inside(i, xi + h) && self.inside(i, xi - h) {
+                vec![h, -h]
+            } else if self.inside(i, xi + 2.0 * h) {
+                vec![h, 2.0 * h]
+            } else {
+                vec![-h, -2.0 * h]
+            }
+        } else if self.inside(i, xi + h) {
+            vec![h]
+        } else {
+            vec![-h]
+        };
+        Stencil {
+            coord: i,
+            offsets,
+            flipped: false,
+        }
+    }
+
+    fn gradient_done(
+        &mut self,
+        purpose: Purpose,
+        at: Vec<f64>,
+        f: f64,
+        partial: Vec<f64>,
+        stencils: Vec<Stencil>,
+        batch: Vec<Eval>,
+    ) {
+        if self.opts.analytic {
+            return match batch[0].grad.clone() {
+                Some(g) => self.have_gradient(purpose, at, f, g),
+                None => self.finish(Stop::NonFinite),
+            };
+        }
+
+        // Assemble the differences; flip a stencil once where a value was not finite.
+        let mut g = partial;
+        let mut k = 0;
+        let mut retry = Vec::new();
+        for s in stencils {
+            let m = s.offsets.len();
+            let vals: Vec<Option<f64>> = batch[k..k + m].iter().map(|e| e.value).collect();
+            k += m;
+            let h = s.offsets[0];
+            match vals.as_slice() {
+                [Some(f1)] => g[s.coord] = (f1 - f) / h,
+                [Some(fp), Some(fm)] if s.offsets[1] == -h => g[s.coord] = (fp - fm) / (2.0 * h),
+                [Some(f1), Some(f2)] => g[s.coord] = (-3.0 * f + 4.0 * f1 - f2) / (2.0 * h),
+                _ => {
+                    let offsets: Vec<f64> = s.offsets.iter().map(|h| -h).collect();
+                    let fits = offsets
+                        .iter()
+                        .all(|h| self.inside(s.coord, at[s.coord] + h));
+                    if s.flipped || !fits {
+                        return self.finish(Stop::NonFinite);
+                    }
+                    retry.push(Stencil {
+                        coord: s.coord,
+                        offsets,
+                        flipped: true,
+                    });
+                }
+            }
+        }
+        if retry.is_empty() {
+            self.have_gradient(purpose, at, f, g)
+        } else {
+            self.queue_stencils(purpose, at, f, g, retry)
+        }
+    }
+
+    fn have_gradient(&mut self, purpose: Purpose, at: Vec<f64>, f: f64, g: Vec<f64>) {
+        match purpose {
+            Purpose::Start => {
+                self.x = at;
+                self.f = f;
+                self.start_with(g)
+            }
+            Purpose::Recover => {
+                self.g = g;
+                self.restart_steepest();
+                self.begin_iteration()
+            }
+            Purpose::Trial => {
+                let Some(mut t) = self.trial.take() else {
+                    return self.finish(Stop::Internal);
+                };
+                t.g = Some(g);
+                self.trial_slope(t)
+            }
+        }
+    }
+
+    fn start_with(&mut self, g: Vec<f64>) {
+        self.g = g;
+        self.restart_steepest();
+        self.begin_iteration();
+    }
+
+    // -- geometry ---------------------------------------------------------------------------
+
+    /// The gradient with the components that push against an active bound zeroed.
+    fn projected(&self, g: &[f64], x: &[f64]) -> Vec<f64> {
+        g.iter()
+            .enumerate()
+            .map(|(i, &gi)| {
+                let blocked =
+                    (x[i] <= self.lower[i] && gi > 0.0) || (x[i] >= self.upper[i] && gi < 0.0);
+                if blocked {
+                    0.0
+                } else {
+                    gi
+                }
+            })
+            .collect()
+    }
+
+    /// Which coordinates sit on a bound.
+    fn at_bound(&self, x: &[f64]) -> Vec<bool> {
+        (0..x.len())
+            .map(|i| x[i] <= self.lower[i] || x[i] >= self.upper[i])
+            .collect()
+    }
+
+    fn restart_steepest(&mut self) {
+        self.p = self
+            .projected(&self.g, &self.x)
+            .iter()
+            .map(|v| -v)
+            .collect();
+        self.steepest = true;
+    }
+
+    /// Whether the direction already is steepest descent (beta came out as 0): a restart
+    /// would repeat the same line.
+    fn is_steepest(&self) -> bool {
+        let pg = self.projected(&self.g, &self.x);
+        self.p.iter().zip(&pg).all(|(p, g)| *p == -g)
+    }
+
+    /// The longest step along `p` that stays in the box (`BIG` when unbounded).
+    fn max_step(&self) -> f64 {
+        let mut t = BIG;
+        for i in 0..self.x.len() {
+            let pi = self.p[i];
+            if pi > 0.0 && self.upper[i] < BIG {
+                t = t.min((self.upper[i] - self.x[i]) / pi);
+            } else if pi < 0.0 && self.lower[i] > -BIG {
+                t = t.min((self.lower[i] - self.x[i]) / pi);
+            }
+        }
+        t.max(0.0)
+    }
+
+    fn point_at(&self, stp: f64) -> Vec<f64> {
+        (0..self.x.len())
+            .map(|i| (self.x[i] + stp * self.p[i]).clamp(self.lower[i], self.upper[i]))
+            .collect()
+    }
+
+    // -- iterations -------------------------------------------------------------------------
+
+    /// At an iterate with its gradient and direction: test for convergence, then start a line.
+    fn begin_iteration(&mut self) {
+        let pg = self.projected(&self.g, &self.x);
+        let pg_max = pg.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        if pg_max <= self.opts.gtol {
+            return self.finish(Stop::Converged);
+        }
+        if let Some(noise) = self.noise_floor() {
+            if norm(&pg) <= noise {
+                return self.finish(Stop::NoiseLevel);
+            }
+        }
+        if self.counts.iterations >= self.opts.max_iter {
+            return self.finish(Stop::MaxIter);
+        }
+        let mut slope = dot(&self.g, &self.p);
+        // NaN counts as not descending.
+        if slope.is_nan() || slope >= 0.0 {
+            self.restart_steepest();
+            slope = dot(&self.g, &self.p);
+        }
+        let stpmax = self.max_step();
+        if stpmax <= 0.0 || slope.is_nan() || slope >= 0.0 {
+            // Every descent direction leaves the box: a constrained minimum.
+            return self.finish(Stop::Converged);
+        }
+
+        // The first trial step (scipy's rule): twice the last decrease over the slope.
+        let first = match self.f_prev {
+            Some(fp) => {
+                let a = 2.02 * (self.f - fp) / slope;
+                if a > 0.0 && a.is_finite() {
+                    a.min(1.0)
+                } else {
+                    1.0
+                }
+            }
+            None => (1.01 / norm(&self.g)).min(1.0),
+        };
+        let first = first.min(stpmax);
+        let (search, step) = match self.opts.noise {
+            None => {
+                let ls = MoreThuente::new(
+                    self.f,
+                    slope,
+                    first,
+                    0.0,
+                    stpmax.min(1e100),
+                    self.opts.c1,
+                    self.opts.c2,
+                );
+                let s = ls.first();
+                (Search::Wolfe(ls), s)
+            }
+            Some(sigma) => {
+                let ls = Backtrack::new(self.f, slope, first, stpmax, self.opts.c1, 2.0 * sigma);
+                let s = ls.first();
+                (Search::Armijo(ls), s)
+            }
+        };
+        self.search = Some(search);
+        self.line_best = None;
+        self.line_step(step);
+    }
+
+    /// Acts on what the line search wants.
+    fn line_step(&mut self, step: LsStep) {
+        match step {
+            LsStep::Value(stp) => {
+                let x = self.point_at(stp);
+                self.trial = Some(TrialPoint {
+                    stp,
+                    x: x.clone(),
+                    f: f64::MAX,
+                    g: None,
+                });
+                self.phase = Phase::Line;
+                self.push_or_stop(&[(x, Kind::Value)]);
+            }
+            LsStep::Slope => {
+                let Some(t) = self.trial.take() else {
+                    return self.finish(Stop::Internal);
+                };
+                match t.g {
+                    Some(_) => self.trial_slope(t),
+                    None => {
+                        let (x, f) = (t.x.clone(), t.f);
+                        self.trial = Some(t);
+                        self.ask_gradient(Purpose::Trial, x, f)
+                    }
+                }
+            }
+            LsStep::Accept(_) => {
+                let Some(t) = self.trial.take() else {
+                    return self.finish(Stop::Internal);
+                };
+                match t.g {
+                    Some(g) => self.accept(t.x, t.f, g),
+                    None => {
+                        // Armijo accepts on the value alone; the gradient comes next.
+                        let (x, f) = (t.x.clone(), t.f);
+                        self.trial = Some(t);
+                        self.ask_gradient(Purpose::Trial, x, f)
+                    }
+                }
+            }
+            LsStep::Fail { .. } => self.line_failed(),
+        }
+    }
+
+    fn line_value(&mut self, e: &Eval) {
+        let Some(mut t) = self.trial.take() else {
+            return self.finish(Stop::Internal);
+        };
+        // A failed value stays out of the state as f64::MAX; the search sees NaN.
+        let f = e.value.unwrap_or(f64::NAN);
+        t.f = e.value.unwrap_or(f64::MAX);
+        t.g = e.grad.clone();
+        let step = match self.search.as_mut() {
+            Some(Search::Wolfe(ls)) => ls.value(f),
+            Some(Search::Armijo(ls)) => ls.value(f),
+            None => return self.finish(Stop::Internal),
+        };
+        self.trial = Some(t);
+        self.line_step(step);
+    }
+
+    /// The trial point now has its gradient.
+    fn trial_slope(&mut self, t: TrialPoint) {
+        let g = t.g.clone().unwrap_or_default();
+        match self.search.as_mut() {
+            Some(Search::Wolfe(ls)) => {
+                if t.f < self.f && self.line_best.as_ref().is_none_or(|b| t.f <= b.f) {
+                    self.line_best = Some(t.clone());
+                }
+                let step = ls.slope(dot(&g, &self.p));
+                self.trial = Some(t);
+                self.line_step(step)
+            }
+            // Armijo asked for the gradient only after accepting the point.
+            Some(Search::Armijo(_)) => self.accept(t.x, t.f, g),
+            None => self.finish(Stop::Internal),
+        }
+    }
+
+    fn line_failed(&mut self) {
+        if let Some(best) = self.line_best.take() {
+            let g = best.g.unwrap_or_default();
+            return self.accept(best.x, best.f, g);
+        }
+        match self.opts.noise {
+            Some(_) if !self.recovered => {
+                // Recovery: differences with wider steps (central ones), then steepest descent.
+                self.recovered = true;
+                self.step_scale *= 2.0;
+                self.central = true;
+                let (x, f) = (self.x.clone(), self.f);
+                self.ask_gradient(Purpose::Recover, x, f)
+            }
+            Some(_) => self.finish(Stop::NoiseLevel),
+            None if !self.steepest && !self.is_steepest() => {
+                self.restart_steepest();
+                self.begin_iteration()
+            }
+            None => self.finish(Stop::LineSearch),
+        }
+    }
+
+    /// Moves to the accepted point and picks the next conjugate direction.
+    fn accept(&mut self, x1: Vec<f64>, f1: f64, g1: Vec<f64>) {
+        let y: Vec<f64> = g1.iter().zip(&self.g).map(|(a, b)| a - b).collect();
+        let g0g0 = dot(&self.g, &self.g);
+        let py = dot(&self.p, &y);
+        let beta = match self.opts.beta {
+            Beta::PrPlus => (dot(&g1, &y) / g0g0).max(0.0),
+            Beta::Fr => dot(&g1, &g1) / g0g0,
+            Beta::HsPlus => (dot(&g1, &y) / py).max(0.0),
+            Beta::Hz => {
+                // Hager and Zhang (2005), with their lower bound eta_k.
+                let yy = dot(&y, &y);
+                let b = (dot(&y, &g1) - 2.0 * yy * dot(&self.p, &g1) / py) / py;
+                let eta = -1.0 / (norm(&self.p) * norm(&self.g).min(0.01));
+                b.max(eta)
+            }
+        };
+        let bounds_changed = self.at_bound(&self.x) != self.at_bound(&x1);
+
+        self.f_prev = Some(self.f);
+        self.x = x1;
+        self.f = f1;
+        self.g = g1;
+        self.counts.iterations += 1;
+        self.recovered = false;
+
+        // The new direction, restarted when it is not a sufficient descent direction.
+        let pg = self.projected(&self.g, &self.x);
+        let p: Vec<f64> = pg.iter().zip(&self.p).map(|(g, p)| -g + beta * p).collect();
+        let p = self.projected_direction(p);
+        let descent = dot(&p, &pg) <= -0.01 * dot(&pg, &pg);
+        if beta.is_finite() && descent && !bounds_changed {
+            self.p = p;
+            self.steepest = false;
+        } else {
+            self.restart_steepest();
+        }
+        self.begin_iteration();
+    }
+
+    /// Zeroes the components of a direction that would leave the box at once.
+    fn projected_direction(&self, mut p: Vec<f64>) -> Vec<f64> {
+        for i in 0..p.len() {
+            if (self.x[i] <= self.lower[i] && p[i] < 0.0)
+                || (self.x[i] >= self.upper[i] && p[i] > 0.0)
+            {
+                p[i] = 0.0;
+            }
+        }
+        p
+    }
+}
+
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+fn norm(a: &[f64]) -> f64 {
+    dot(a, a).sqrt()
+}
