@@ -13,6 +13,9 @@ from __future__ import annotations
 from . import errors
 from ._core import __version__
 from .grid import Grid
+
+# parallel and distributed trials (issue 6)
+from .parallel import MaxTrialsCallback
 from .search import GridSearch, RandomSearch, Searcher
 from .space import Choice, Distribution, Float, Int, Normal, Space
 from .study import NoCompletedTrialError, SearchExhausted, Study, load_study
@@ -38,4 +41,6 @@ __all__ = [
     "TrialPruned",
     "SearchExhausted",
     "NoCompletedTrialError",
+    # parallel and distributed trials (issue 6)
+    "MaxTrialsCallback",
 ]

@@ -1,0 +1,120 @@
+"""Crash safety: a driver killed with SIGKILL loses no finished trial, and a resumed study ends
+with exactly the trials asked for; one writer per journal; incompatible journals refused."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+import ferrotune as ft
+from ferrotune.errors import IncompatibleJournalError, StorageError
+
+HERE = pathlib.Path(__file__).parent
+
+
+def _start(script: str, *args: str) -> subprocess.Popen[str]:
+    env = dict(os.environ, PYTHONPATH=str(HERE))
+    proc = subprocess.Popen(
+        [sys.executable, str(HERE / script), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if line.strip() != "ready":
+        proc.kill()
+        raise AssertionError(f"{script} did not start: {line!r} {proc.stderr.read()}")
+    return proc
+
+
+def _kill(proc: subprocess.Popen[str]) -> None:
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+    proc.stdout.close()  # type: ignore[union-attr]
+    proc.stderr.close()  # type: ignore[union-attr]
+
+
+def _completed(path: pathlib.Path) -> set[tuple[int, int, float]]:
+    study = ft.load_study(path)
+    return {
+        (t.number, t.point_id, t.value) for t in study.trials if t.state is ft.TrialState.COMPLETE
+    }
+
+
+def test_a_second_live_driver_is_refused(journal_path):
+    holder = _start("_hold_journal.py", str(journal_path))
+    try:
+        with pytest.raises(StorageError, match="another live study driver"):
+            ft.Study(ft.RandomSearch({"x": ft.Float(0, 1)}, seed=0), storage=journal_path)
+        # Readers need no lock.
+        assert ft.load_study(journal_path).trials == []
+    finally:
+        _kill(holder)
+    # The kernel released the dead driver's lock.
+    study = ft.Study(ft.RandomSearch({"x": ft.Float(0, 1)}, seed=0), storage=journal_path)
+    study.optimize(lambda t: t.params["x"], n_trials=2)
+    study.close()
+
+
+def test_an_incompatible_journal_is_refused(journal_path):
+    study = ft.Study(ft.RandomSearch({"x": ft.Float(0, 1)}, seed=0), storage=journal_path)
+    study.optimize(lambda t: t.params["x"], n_trials=2)
+    study.close()
+    with sqlite3.connect(journal_path) as db:
+        db.execute("UPDATE meta SET value = '99' WHERE key = 'format'")
+    db.close()
+    with pytest.raises(IncompatibleJournalError, match="99") as info:
+        ft.Study(ft.RandomSearch({"x": ft.Float(0, 1)}, seed=0), storage=journal_path)
+    assert isinstance(info.value, StorageError)
+    with pytest.raises(IncompatibleJournalError):
+        ft.load_study(journal_path)
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_killed_drivers_lose_nothing_and_resume_to_exactly_n(journal_path, n_jobs):
+    total = 60  # every point of the driver's grid
+    rng = random.Random(n_jobs)
+    seen: set[tuple[int, int, float]] = set()
+    kills = 0
+    for _ in range(4):
+        proc = _start("_crash_driver.py", str(journal_path), str(n_jobs), str(total))
+        time.sleep(rng.uniform(0.05, 0.6))
+        if proc.poll() is not None:
+            break
+        _kill(proc)
+        kills += 1
+        now = _completed(journal_path)
+        assert seen <= now, "a completed trial was lost"
+        seen = now
+    assert kills >= 2
+
+    proc = _start("_crash_driver.py", str(journal_path), str(n_jobs), str(total))
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "done" in out
+
+    study = ft.load_study(journal_path)
+    complete = [t for t in study.trials if t.state is ft.TrialState.COMPLETE]
+    assert seen <= {(t.number, t.point_id, t.value) for t in complete}
+    assert len(complete) == total
+    assert sorted(t.point_id for t in complete) == list(range(total)), "a grid point repeated"
+    assert not study.trials_in("RUNNING")
+    for t in study.trials_in("FAILED"):
+        assert "driver stopped" in t.error
+    # The values are those of the points: nothing was mixed up on the way.
+    for t in complete:
+        assert t.value == t.params["a"] * 10 + t.params["b"]
+    # A further run with the same budget has nothing to do.
+    proc = _start("_crash_driver.py", str(journal_path), str(n_jobs), str(total))
+    proc.communicate(timeout=60)
+    assert len(ft.load_study(journal_path).trials) == len(study.trials)
