@@ -54,6 +54,18 @@ def _optuna(optuna, n: int, sleep: float) -> float:
     return time.perf_counter() - t0
 
 
+def _sleep_10ms(i: int) -> int:
+    time.sleep(0.01)
+    return i
+
+
+def _raw(executor, n: int) -> float:
+    """The executor alone: n tasks of 10 ms submitted at once, no study."""
+    t0 = time.perf_counter()
+    list(executor.map(_sleep_10ms, range(n)))
+    return time.perf_counter() - t0
+
+
 def _best_of(fn, repeats: int) -> float:
     return min(fn() for _ in range(repeats))
 
@@ -105,7 +117,7 @@ def run(quick: bool) -> list[Row]:
     )  # fmt: skip
 
     distributed = optional("distributed")
-    dask_short = dask_trivial = None
+    dask_short = dask_trivial = dask_raw = None
     if distributed is not None:
         cluster = distributed.LocalCluster(
             n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
@@ -117,6 +129,7 @@ def run(quick: bool) -> list[Row]:
             executor = client.get_executor()
             _ft(trivial, 10, executor=executor)
             dask_short = _best_of(lambda: _ft(ten_ms, n_short, executor=executor), reps)
+            dask_raw = _best_of(lambda: _raw(executor, n_short), reps)
             n_dask = max(200, n_trivial // 2)
             dask_trivial = _best_of(lambda: _ft(trivial, n_dask, executor=executor), reps) / n_dask
         finally:
@@ -130,6 +143,10 @@ def run(quick: bool) -> list[Row]:
     rows.append(
         Row(SUITE, "200 x 10 ms, Dask LocalCluster (2 processes)", dask_short, "ideal", ideal,
             note="cluster start not included")
+    )  # fmt: skip
+    rows.append(
+        Row(SUITE, "200 x 10 ms, Dask LocalCluster (2 processes)", dask_short,
+            "dask executor.map alone", dask_raw, note="all 200 tasks submitted at once")
     )  # fmt: skip
     rows.append(
         Row(SUITE, "per-trial overhead, Dask LocalCluster", dask_trivial,

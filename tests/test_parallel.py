@@ -27,7 +27,7 @@ def _outcome(study):
     )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def process_pool():
     ctx = mp.get_context("forkserver")
     with cf.ProcessPoolExecutor(2, mp_context=ctx) as pool:
@@ -47,6 +47,16 @@ def test_results_do_not_depend_on_the_number_of_workers(process_pool):
     assert len(one.trials) == 24
     assert _outcome(one) == _outcome(two) == _outcome(pool) == _outcome(thr)
     assert one.best_trial.number == two.best_trial.number
+
+
+@pytest.mark.parametrize("method", ["fork", "forkserver", "spawn"])
+def test_every_start_method_gives_the_same_trials(monkeypatch, method):
+    monkeypatch.setenv("FERROTUNE_START_METHOD", method)
+    one = _study()
+    one.optimize(obj.quadratic, n_trials=6)
+    two = _study()
+    two.optimize(obj.quadratic, n_trials=6, n_jobs=2)
+    assert _outcome(one) == _outcome(two)
 
 
 def test_a_grid_runs_every_point_once_in_parallel(tmp_path):
@@ -215,7 +225,7 @@ def test_a_dead_worker_in_a_users_process_pool_is_retried(tmp_path):
 
 def test_trial_timeout_in_workers():
     study = ft.Study(ft.RandomSearch({"x": ft.Float(0, 1)}, seed=2))
-    study.optimize(obj.hangs_below, n_trials=10, n_jobs=2, trial_timeout=1.0)
+    study.optimize(obj.hangs_below, n_trials=10, n_jobs=2, trial_timeout=0.5)
     assert len(study.trials) == 10
     for t in study.trials:
         if t.params["x"] < 0.25:

@@ -33,6 +33,7 @@ import secrets
 import selectors
 import signal
 import socket
+import sys
 import threading
 import time
 import traceback
@@ -121,11 +122,23 @@ class MaxTrialsCallback:
             v.bad_value("states", states, "a sequence of trial states, e.g. ('COMPLETE',)")
         if not self.states:
             v.bad_value("states", states, "at least one trial state")
+        self._seen: Any = None
+        self._prefix = 0
+        self._prefix_count = 0
 
     def remaining(self, study: Study) -> int:
         """How many more trials (in flight included) may still be started."""
-        have = sum(1 for t in study._trials if t.state in self.states)
-        return self.n_trials - have
+        trials = study._trials
+        if self._seen is not study or self._prefix > len(trials):
+            self._seen, self._prefix, self._prefix_count = study, 0, 0
+        # A finished trial never changes state again: count the finished prefix once.
+        i, count = self._prefix, self._prefix_count
+        while i < len(trials) and trials[i].state is not TrialState.RUNNING:
+            count += trials[i].state in self.states
+            i += 1
+        self._prefix, self._prefix_count = i, count
+        tail = sum(1 for t in trials[i:] if t.state in self.states)
+        return self.n_trials - count - tail
 
     def __call__(self, study: Study, trial: Trial) -> None:
         if self.remaining(study) <= 0:
@@ -217,6 +230,9 @@ class _RemoteStudy:
             conns = _LOCAL.conns = {}
         conn = conns.get(self.address)
         if conn is None:
+            for old, _reader in conns.values():  # a study that ended: its server is gone
+                old.close()
+            conns.clear()
             sock = socket.create_connection(self.address, timeout=30)
             sock.sendall(self.key.encode() + b"\n")
             conn = conns[self.address] = (sock, sock.makefile("rb"))
@@ -357,7 +373,10 @@ class _ReportServer:
                             break
                         state[1] = True
                         continue
-                    self._handle(conn, line)
+                    try:
+                        self._handle(conn, line)
+                    except Exception:
+                        log.exception("bad report message %r", line[:200])
 
     def _drop(self, conn: socket.socket, buffers: dict[socket.socket, list[Any]]) -> None:
         try:
@@ -433,12 +452,57 @@ def _report_host(executor: Any) -> str:
 
 
 def _mp_context() -> Any:
+    """How ferrotune's own worker processes start.
+
+    "fork" starts in milliseconds, and is used when it is safe: this process runs one thread
+    (forking a multi-threaded process can deadlock the child) and has not initialised CUDA
+    (a forked child cannot use it). The journal's lock is not inherited (``storage.py`` closes
+    it in forked children). Otherwise "forkserver" (or "spawn" where there is none): workers
+    then import the objective's module afresh, which takes a fraction of a second.
+    FERROTUNE_START_METHOD (fork, forkserver or spawn) overrides the choice.
+    """
     import multiprocessing as mp
 
-    # Not "fork": a forked worker would inherit the journal's lock (and keep it after the
-    # driver died), CUDA state that cannot be used in a child, and locks held by other threads.
     methods = mp.get_all_start_methods()
+    wanted = os.environ.get("FERROTUNE_START_METHOD")
+    if wanted in methods:
+        return mp.get_context(wanted)
+    if "fork" in methods and _fork_is_safe():
+        return mp.get_context("fork")
     return mp.get_context("forkserver" if "forkserver" in methods else "spawn")
+
+
+def _fork_is_safe() -> bool:
+    if threading.active_count() > 1:
+        return False  # another Python thread may hold a lock the child would inherit held
+    if sys.version_info >= (3, 12) and _os_threads() != 1:
+        # Python 3.12+ warns when forking with threads started outside Python (BLAS, OpenMP).
+        # Before 3.12 those are what multiprocessing always forked with on Linux: numpy's and
+        # torch's pools handle a fork.
+        return False
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        try:
+            if torch.cuda.is_initialized():
+                return False
+        except Exception:
+            return False
+    return True
+
+
+def _os_threads() -> int:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Threads:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return -1  # unknown
+
+
+def _noop() -> None:
+    pass
 
 
 class _Pool:
@@ -469,12 +533,15 @@ class _Pool:
         self.slots = ctx.Array("q", [0, -1, 0] * self.n_jobs, lock=False)
         self.counter = ctx.Value("i", 0)
         initargs = (self.key, self.blob, self.slots, self.counter, os.getpid())
-        return cf.ProcessPoolExecutor(
+        pool = cf.ProcessPoolExecutor(
             max_workers=self.n_jobs,
             mp_context=ctx,
             initializer=_init_worker,  # type: ignore[arg-type]
             initargs=initargs,  # type: ignore[arg-type]
         )
+        if ctx.get_start_method() == "fork":
+            pool.submit(_noop)  # fork every worker now, while this process has one thread
+        return pool
 
     def submit(self, trial: Trial, attempt: int, report: Any) -> cf.Future[Any]:
         if self.own:
@@ -483,6 +550,11 @@ class _Pool:
             args = (self.key, None, self.obj)
         else:
             args = (self.key, self.blob, None)
+        if self.kind == "dask":
+            # pure=False: every submission is a new task (a retry must not reuse a result).
+            return self.executor.submit(  # type: ignore[no-any-return]
+                _run_task, *args, _detached(trial), attempt, report, pure=False
+            )
         return self.executor.submit(_run_task, *args, _detached(trial), attempt, report)  # type: ignore[no-any-return]
 
     def running(self) -> dict[int, tuple[int, int]]:
@@ -705,9 +777,12 @@ class _Driver:
         self.failures: dict[int, int] = {}
         self.finished = 0
         self.kill_on_close = False
-        # Keep the workers fed: one queued trial beyond the pool's size hides the round trip
-        # through the driver. Not with a trial timeout, whose clock starts at submission.
-        self.width = pool.capacity + (1 if trial_timeout is None and pool.capacity > 1 else 0)
+        # Keep the workers fed: trials queued beyond the executor's size hide the round trip
+        # through the driver (milliseconds on Dask). Not where a trial timeout's clock starts
+        # at submission (executors other than our own pool).
+        queued = pool.own or trial_timeout is None
+        depth = 4 if pool.kind == "dask" else 2
+        self.width = pool.capacity * depth if queued and pool.capacity > 1 else pool.capacity
 
     # -- submitting
 
@@ -795,7 +870,8 @@ class _Driver:
     # -- results
 
     def _collect(self, fut: cf.Future[Any], flight: _Flight) -> None:
-        if fut.cancelled():
+        if fut.cancelled():  # not by us: we cancel only futures no longer in flight
+            self._charge(flight.trial, flight.attempt, "the executor cancelled the task")
             return
         exc = fut.exception()
         if exc is not None:
@@ -889,6 +965,10 @@ class _Driver:
 
     def _broken(self, exc: BaseException, first: _Flight | None = None) -> None:
         """The process pool broke: rebuild it and resubmit what it was running."""
+        if not self.pool.own and self.pool.kind != "process":
+            raise FerrotuneError(
+                f"the executor is broken and cannot be rebuilt here: {type(exc).__name__}: {exc}"
+            ) from exc
         results = []
         lost = [] if first is None else [first]
         for fut, flight in list(self.flights.items()):
@@ -1003,6 +1083,8 @@ def run_with_alarm(
         raise TrialTimeoutError(f"the trial ran longer than trial_timeout={seconds:g} s")
 
     previous = signal.signal(signal.SIGALRM, on_alarm)
+    if previous is None:  # a handler not installed from Python
+        previous = signal.SIG_DFL
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
         return objective(trial)
