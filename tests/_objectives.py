@@ -99,3 +99,17 @@ class LowIsHopeless:
         self.calls += 1
         last = trial.intermediate[max(trial.intermediate)]
         return last > self.limit
+
+
+def _refuse_to_load() -> None:
+    raise ModuleNotFoundError("No module named 'only_on_the_driver'")
+
+
+class NotLoadable:
+    """Pickles fine here, but cannot be unpickled (as if its module were missing there)."""
+
+    def __call__(self, trial: ft.Trial) -> float:
+        return 0.0
+
+    def __reduce__(self) -> tuple[object, tuple[()]]:
+        return (_refuse_to_load, ())

@@ -136,3 +136,21 @@ def test_killed_drivers_lose_nothing_and_resume_to_exactly_n(journal_path, n_job
     proc = _start("_crash_driver.py", str(journal_path), str(n_jobs), str(total))
     proc.communicate(timeout=60)
     assert len(ft.load_study(journal_path).trials) == len(study.trials)
+
+
+def test_ctrl_c_keeps_every_finished_trial_and_requeues_the_running_ones(journal_path):
+    proc = _start("_crash_driver.py", str(journal_path), "2", "60")
+    time.sleep(0.8)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert "done" in out
+    study = ft.load_study(journal_path)
+    assert not study.trials_in("RUNNING")
+    interrupted = [t for t in study.trials_in("FAILED") if "interrupted" in t.error]
+    assert all(t.state is ft.TrialState.COMPLETE for t in study.trials if t not in interrupted)
+    # Resumed, the interrupted points are run again and the grid completes exactly.
+    proc = _start("_crash_driver.py", str(journal_path), "2", "60")
+    proc.communicate(timeout=60)
+    complete = ft.load_study(journal_path).trials_in("COMPLETE")
+    assert sorted(t.point_id for t in complete) == list(range(60))

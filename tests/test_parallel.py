@@ -129,6 +129,20 @@ def test_lambda_objective_gets_a_clear_error():
     assert len(study.trials_in("COMPLETE")) == 2
 
 
+def test_an_objective_workers_cannot_load_is_a_clear_error(process_pool):
+    from ferrotune.parallel import ObjectiveLoadError
+
+    for kwargs in ({"n_jobs": 2}, {"executor": process_pool}):
+        study = _study()
+        with pytest.raises(ObjectiveLoadError, match="only_on_the_driver") as info:
+            study.optimize(obj.NotLoadable(), n_trials=4, **kwargs)
+        assert "top level of a module" in str(info.value)
+        assert not study.trials_in("RUNNING")
+    with cf.ThreadPoolExecutor(2) as threads:  # nothing to load in threads
+        study.optimize(obj.NotLoadable(), n_trials=2, executor=threads)
+    assert len(study.trials_in("COMPLETE")) == 2
+
+
 @pytest.mark.parametrize("bad", [0, -2, 1.5, "2", True, None])
 def test_bad_n_jobs(bad):
     with pytest.raises((InvalidArgumentError, InvalidTypeError), match="n_jobs") as info:

@@ -163,6 +163,7 @@ def budget_left(budgets: list[MaxTrialsCallback], study: Study, in_flight: int) 
 _OBJECTIVES: dict[str, Callable[[Trial], Any]] = {}
 _SLOTS: Any = None  # our own pools: shared array of (pid, trial number, attempt) per worker
 _SLOT = -1
+_LOAD_ERROR = ""  # why the initializer could not load the objective
 _LOCAL = threading.local()
 
 
@@ -170,7 +171,7 @@ def _init_worker(
     key: str, blob: bytes, slots: Any, counter: Any, driver_pid: int
 ) -> None:  # pragma: no cover - runs in worker processes
     """Initializer of ferrotune's own worker processes."""
-    global _SLOTS, _SLOT
+    global _SLOTS, _SLOT, _LOAD_ERROR
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver decides what Ctrl-C stops
     with counter.get_lock():
         _SLOT = counter.value
@@ -180,8 +181,8 @@ def _init_worker(
     slots[3 * _SLOT + 1] = -1
     try:
         _OBJECTIVES[key] = pickle.loads(blob)
-    except BaseException:
-        pass  # reported per task by _run_task, with the reason
+    except BaseException as e:
+        _LOAD_ERROR = _format(e)  # reported per task by _run_task
     threading.Thread(
         target=_watch_driver, args=(driver_pid,), daemon=True, name="ferrotune-watch"
     ).start()
@@ -205,7 +206,7 @@ def _load_objective(key: str, blob: bytes | None, obj: Any) -> Callable[[Trial],
     fn = _OBJECTIVES.get(key)
     if fn is None:
         if blob is None:
-            raise ObjectiveLoadError("the worker was started without the objective")
+            raise ObjectiveLoadError(_LOAD_ERROR or "the worker was started without the objective")
         fn = pickle.loads(blob)
         _OBJECTIVES.clear()  # one study at a time per worker; do not keep old objectives
         _OBJECTIVES[key] = fn
@@ -775,6 +776,7 @@ class _Driver:
         self.flights: dict[cf.Future[Any], _Flight] = {}
         self.retry: collections.deque[tuple[Trial, int]] = collections.deque()
         self.failures: dict[int, int] = {}
+        self.orphans: list[Trial] = []  # out of flight, not finished, when the loop raised
         self.finished = 0
         self.kill_on_close = False
         # Keep the workers fed: trials queued beyond the executor's size hide the round trip
@@ -880,6 +882,7 @@ class _Driver:
         kind, payload, intermediate, attrs, start, secs = fut.result()
         trial = flight.trial
         if kind == "load":
+            self.orphans.append(trial)
             raise ObjectiveLoadError(
                 f"a worker could not load the objective: {payload.strip().splitlines()[-1]}. "
                 "Workers import the objective's module: define the objective at the top level "
@@ -932,6 +935,7 @@ class _Driver:
             self._broken(exc, first=flight)
             return
         if isinstance(exc, (ImportError, pickle.PicklingError)):
+            self.orphans.append(flight.trial)
             raise ObjectiveLoadError(
                 f"the executor could not run trial {flight.trial.number}: "
                 f"{type(exc).__name__}: {exc}. Is ferrotune (and the objective's module) "
@@ -966,6 +970,8 @@ class _Driver:
     def _broken(self, exc: BaseException, first: _Flight | None = None) -> None:
         """The process pool broke: rebuild it and resubmit what it was running."""
         if not self.pool.own and self.pool.kind != "process":
+            if first is not None:
+                self.orphans.append(first.trial)
             raise FerrotuneError(
                 f"the executor is broken and cannot be rebuilt here: {type(exc).__name__}: {exc}"
             ) from exc
@@ -1041,6 +1047,7 @@ class _Driver:
     def _abandon(self, why: str) -> None:
         """Marks every trial in flight failed, requeues their points, and drops the retries."""
         trials = [f.trial for f in self.flights.values()] + [t for t, _ in self.retry]
+        trials += [t for t in self.orphans if t.state is TrialState.RUNNING]
         for fut in self.flights:
             fut.cancel()
         self.flights.clear()
