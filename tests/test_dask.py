@@ -44,13 +44,17 @@ def local_client():
     os.environ["PYTHONPATH"] = os.pathsep.join(
         [str(HERE), *filter(None, [os.environ.get("PYTHONPATH")])]
     )
-    cluster = distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-        host="127.0.0.1",
-    )
+    import dask
+
+    # A task whose worker dies is KilledWorker at once, so that ferrotune's retries are used.
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        cluster = distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            host="127.0.0.1",
+        )
     client = distributed.Client(cluster)
     pids = set(client.run(os.getpid).values())
     try:
@@ -99,6 +103,27 @@ def test_pruning_and_lambdas_on_dask(local_client):
     assert len(study.trials) == 12
 
 
+def test_killed_worker_is_retried_then_recorded_as_an_infrastructure_failure(local_client):
+    # Seed 1: only the last of 6 trials (x = 0.16) kills its worker, every time it runs.
+    study = ft.Study(ft.RandomSearch({"x": ft.Float(0, 1)}, seed=1))
+    # n_jobs=2: one trial per worker at a time. Dask charges a worker's death to every task
+    # assigned to it, queued ones included; a deeper queue would charge innocent trials more.
+    study.optimize(
+        obj.dies_below,
+        n_trials=6,
+        executor=local_client.get_executor(),
+        n_jobs=2,
+        max_retries=2,
+    )
+    assert len(study.trials) == 6
+    (dead,) = [t for t in study.trials if t.params["x"] < 0.2]
+    assert dead.number == 5 and dead.state is ft.TrialState.FAILED
+    assert "WorkerLostError" in dead.error and "KilledWorker" in dead.error
+    assert "3 time(s)" in dead.error and dead.attrs["ferrotune.retries"] == 2
+    assert len(study.trials_in("COMPLETE")) == 5
+    local_client.wait_for_workers(2, timeout=30)
+
+
 def test_a_killed_local_cluster_worker_leaves_the_study_running(local_client, tmp_path):
     study = ft.Study(ft.RandomSearch(SPACE, seed=4), storage=tmp_path / "s.db")
     thread, victim = _kill_a_worker_after(local_client, study, 5)
@@ -145,17 +170,18 @@ def cli_cluster(tmp_path):
             yield client
         finally:
             pids |= set(client.run(os.getpid).values())
+            client.shutdown()  # the scheduler, and the workers with their nannies
             client.close()
-            _stop_by_pid(pids)
     finally:
         for p in reversed(procs):
             p.terminate()
         for p in reversed(procs):
             try:
-                p.wait(timeout=10)
+                p.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+        _stop_by_pid(pids)
 
 
 def test_a_scheduler_and_workers_as_processes(cli_cluster, tmp_path):

@@ -941,6 +941,9 @@ class _Driver:
                 f"{type(exc).__name__}: {exc}. Is ferrotune (and the objective's module) "
                 "installed where the workers run?"
             ) from exc
+        # TODO: Dask raises KilledWorker for every task assigned to a worker that died, the
+        # queued ones too, and says not which one was running; all of them are charged a
+        # retry. Fewer trials in flight (n_jobs=) make an innocent trial's charge rarer.
         self._charge(flight.trial, flight.attempt, exc)
 
     def _charge(self, trial: Trial, attempt: int, exc: BaseException | str) -> None:
