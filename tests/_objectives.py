@@ -7,6 +7,7 @@ import math
 import os
 import pathlib
 import signal
+import threading
 import time
 
 import ferrotune as ft
@@ -30,14 +31,15 @@ def fails_below(trial: ft.Trial) -> float:
 
 
 class Unpicklable(Exception):
-    """An exception that cannot be rebuilt from pickle (a required argument)."""
+    """An exception that cannot be pickled (it holds a lock)."""
 
-    def __init__(self, a: int, b: int):
-        super().__init__(f"{a}/{b}")
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.lock = threading.Lock()
 
 
 def raises_unpicklable(trial: ft.Trial) -> float:
-    raise Unpicklable(1, 2)
+    raise Unpicklable("1/2")
 
 
 def reporting(trial: ft.Trial) -> float:

@@ -29,10 +29,7 @@ import math
 import numbers
 import os
 import pickle
-import secrets
-import selectors
 import signal
-import socket
 import sys
 import threading
 import time
@@ -226,6 +223,8 @@ class _RemoteStudy:
         self.attempt = attempt
 
     def _conn(self) -> Any:
+        import socket
+
         conns = getattr(_LOCAL, "conns", None)
         if conns is None:
             conns = _LOCAL.conns = {}
@@ -326,6 +325,10 @@ class _ReportServer:
     line of a connection must be the study's random key."""
 
     def __init__(self, study: Study, lock: threading.RLock, host: str):
+        import secrets
+        import selectors
+        import socket
+
         self.study = study
         self.lock = lock
         self.key = secrets.token_hex(16)
@@ -334,6 +337,7 @@ class _ReportServer:
         self.sock.setblocking(False)
         self.address: tuple[str, int] = (host, self.sock.getsockname()[1])
         self.sel = selectors.DefaultSelector()
+        self._read = selectors.EVENT_READ
         self.sel.register(self.sock, selectors.EVENT_READ, None)
         self._wake_r, self._wake_w = socket.socketpair()
         self.sel.register(self._wake_r, selectors.EVENT_READ, "wake")
@@ -342,7 +346,9 @@ class _ReportServer:
         self.thread.start()
 
     def _serve(self) -> None:
-        buffers: dict[socket.socket, list[Any]] = {}
+        import secrets
+
+        buffers: dict[Any, list[Any]] = {}
         while not self._stop:
             for sel_key, _ in self.sel.select(timeout=1.0):
                 if sel_key.data == "wake":
@@ -354,7 +360,7 @@ class _ReportServer:
                         continue
                     conn.setblocking(True)
                     buffers[conn] = [b"", False]
-                    self.sel.register(conn, selectors.EVENT_READ, "conn")
+                    self.sel.register(conn, self._read, "conn")
                     continue
                 conn = sel_key.fileobj  # type: ignore[assignment]
                 try:
@@ -379,7 +385,7 @@ class _ReportServer:
                     except Exception:
                         log.exception("bad report message %r", line[:200])
 
-    def _drop(self, conn: socket.socket, buffers: dict[socket.socket, list[Any]]) -> None:
+    def _drop(self, conn: Any, buffers: dict[Any, list[Any]]) -> None:
         try:
             self.sel.unregister(conn)
         except (KeyError, ValueError):
@@ -387,7 +393,7 @@ class _ReportServer:
         buffers.pop(conn, None)
         conn.close()
 
-    def _handle(self, conn: socket.socket, line: bytes) -> None:
+    def _handle(self, conn: Any, line: bytes) -> None:
         try:
             message = json.loads(line)
             op, number, attempt = message[0], int(message[1]), int(message[2])
@@ -430,6 +436,8 @@ class _ReportServer:
 def _report_host(executor: Any) -> str:
     """The address workers reach the driver on: loopback for local pools; for a Dask cluster,
     the local interface that faces its scheduler (FERROTUNE_REPORT_HOST overrides)."""
+    import socket
+
     host = os.environ.get("FERROTUNE_REPORT_HOST")
     if host:
         return host
@@ -736,6 +744,8 @@ def run(
     trial_timeout: float | None,
 ) -> int:
     """The parallel ask / submit / wait / tell loop. Returns the number of trials finished."""
+    import secrets
+
     kind = "process" if executor is None else _kind(executor)
     blob = _serialise(objective, kind)
     key = secrets.token_hex(8)
