@@ -154,3 +154,21 @@ def test_ctrl_c_keeps_every_finished_trial_and_requeues_the_running_ones(journal
     proc.communicate(timeout=60)
     complete = ft.load_study(journal_path).trials_in("COMPLETE")
     assert sorted(t.point_id for t in complete) == list(range(60))
+
+
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_forked_children_do_not_keep_the_journal_locked(journal_path):
+    import concurrent.futures as cf
+    import multiprocessing as mp
+
+    space = {"x": ft.Float(0, 1)}
+    study = ft.Study(ft.RandomSearch(space, seed=0), storage=journal_path)
+    with cf.ProcessPoolExecutor(1, mp_context=mp.get_context("fork")) as pool:
+        child = pool.submit(time.sleep, 1.5)  # forks now, while the journal is open
+        time.sleep(0.3)
+        study.close()
+        # The child is alive and holds no lock: a new driver may open the journal.
+        again = ft.Study(ft.RandomSearch(space, seed=0), storage=journal_path)
+        assert not child.done()
+        again.close()
+        child.result()
