@@ -180,9 +180,10 @@ def _init_worker(
         _OBJECTIVES[key] = pickle.loads(blob)
     except BaseException as e:
         _LOAD_ERROR = _format(e)  # reported per task by _run_task
-    threading.Thread(
-        target=_watch_driver, args=(driver_pid,), daemon=True, name="ferrotune-watch"
-    ).start()
+    if os.name == "posix":  # os.kill(pid, 0) only probes on POSIX (Windows would kill it)
+        threading.Thread(
+            target=_watch_driver, args=(driver_pid,), daemon=True, name="ferrotune-watch"
+        ).start()
 
 
 def _watch_driver(pid: int) -> None:  # pragma: no cover - runs in worker processes
@@ -476,7 +477,8 @@ def _mp_context() -> Any:
     wanted = os.environ.get("FERROTUNE_START_METHOD")
     if wanted in methods:
         return mp.get_context(wanted)
-    if "fork" in methods and _fork_is_safe():
+    # Not on macOS: system frameworks there are not fork-safe (Python defaults to spawn).
+    if "fork" in methods and sys.platform.startswith("linux") and _fork_is_safe():
         return mp.get_context("fork")
     return mp.get_context("forkserver" if "forkserver" in methods else "spawn")
 
@@ -597,7 +599,7 @@ class _Pool:
         for pid, (n, _attempt) in self.running().items():
             if n == number:
                 try:
-                    os.kill(pid, signal.SIGKILL)
+                    os.kill(pid, getattr(signal, "SIGKILL", signal.SIGTERM))
                     return True
                 except OSError:
                     return False
