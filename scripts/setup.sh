@@ -23,3 +23,12 @@ echo "setup: installing test requirements (first run downloads PyTorch, a few GB
 echo "setup: building the Rust extension"
 VIRTUAL_ENV="$(cd "$venv" && pwd)" PATH="$(cd "$venv" && pwd)/bin:$PATH" \
   "$venv/bin/maturin" develop --release --quiet
+
+# Headless Chromium, for the test that opens `ferrotune report`'s page (Debian's package).
+# Only as root with apt; elsewhere that test is skipped with a note saying so.
+if ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "setup: installing chromium (headless browser for the report test)"
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+      apt-get install -y -qq --no-install-recommends chromium; } >/dev/null 2>&1 \
+    || echo "setup: could not install chromium; the report's browser test will be skipped"
+fi

@@ -296,3 +296,9 @@ def test_property_sample_i_depends_only_on_seed_and_i(seed, i, start, seq):
     rows = space._core.sample_array(i + 1, seed, seq, start)
     whole = space._core.sample_array(start + i + 1, seed, seq, 0)
     np.testing.assert_array_equal(rows, whole[start:])
+
+
+def test_choice_accepts_numpy_values():
+    c = ft.Choice(np.arange(3))
+    assert c.options == [0, 1, 2] and all(type(o) is int for o in c.options)
+    assert ft.Space({"k": c}).sample(5, seed=0)[0]["k"] in (0, 1, 2)

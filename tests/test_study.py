@@ -236,6 +236,8 @@ def test_load_study_and_missing_names(journal_path):
     s.close()
     loaded = ft.load_study(journal_path)
     assert loaded.name == "alpha" and len(loaded.trials) == 4
+    with pytest.raises(ft.SearchExhausted):
+        loaded.ask()
     assert loaded.best_value == s.best_value
     with pytest.raises(StudyNotFoundError, match="beta"):
         ft.load_study(journal_path, name="beta")

@@ -44,3 +44,8 @@ __all__ = [
     # parallel and distributed trials (issue 6)
     "MaxTrialsCallback",
 ]
+
+# Command line, plots and the HTML report (issue 7). matplotlib loads only when a plot is drawn.
+from . import plots, report  # noqa: E402
+
+__all__ += ["plots", "report"]

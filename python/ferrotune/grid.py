@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import math
-import operator
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Union
 
@@ -17,7 +16,6 @@ import numpy as np
 
 from . import _core
 from . import _validate as v
-from .errors import IndexOutOfRangeError
 from .space import Choice, Distribution, Float, Int, Normal, Space, SpaceLike, as_space
 
 __all__ = ["Grid"]
@@ -25,7 +23,7 @@ __all__ = ["Grid"]
 ParamGrid = Union[Mapping[str, Sequence[Any]], Sequence[Mapping[str, Sequence[Any]]]]
 
 
-class Grid:
+class Grid(_core.Grid):
     """Every combination of the listed values, in scikit-learn's ``ParameterGrid`` order.
 
     Parameters
@@ -34,11 +32,14 @@ class Grid:
         Parameter name to a non-empty list of values; a list of such dicts chains grids.
         Within a dict, keys are taken in sorted order and the last one varies fastest.
 
-    A grid is lazy: ``len``, indexing and slicing cost memory proportional to the number of
-    listed values, not of points, so a grid of 10**12 points is fine.
+    A grid is lazy: ``len``, indexing (``g[i]``, negative ``i``, slices) cost memory
+    proportional to the number of listed values, not of points, so a grid of 10**12 points is
+    fine. Indexing runs entirely in Rust.
     """
 
-    def __init__(self, param_grid: ParamGrid):
+    param_grid: list[Mapping[str, Any]]
+
+    def __new__(cls, param_grid: ParamGrid) -> Grid:
         if isinstance(param_grid, Mapping):
             grids: list[Mapping[str, Any]] = [param_grid]
         elif isinstance(param_grid, Sequence) and not isinstance(param_grid, (str, bytes)):
@@ -56,31 +57,13 @@ class Grid:
                 values.append(_value_list(key, vals))
                 keys.append(key)
             subgrids.append((keys, values))
+        self = super().__new__(cls, subgrids)
         self.param_grid = grids
-        self._core = _core.Grid(subgrids)
-        self._len = len(self._core)
-
-    def __len__(self) -> int:
-        return self._len
-
-    def __getitem__(self, index: int | slice) -> Any:
-        if isinstance(index, slice):
-            return [self._core.get(i) for i in range(*index.indices(self._len))]
-        try:
-            i = operator.index(index)
-        except TypeError:
-            v.bad_type("index", index, "an integer or a slice")
-        if i < 0:
-            i += self._len
-        if not 0 <= i < self._len:
-            raise IndexOutOfRangeError(
-                f"grid index {index} is out of range for a grid of {self._len} points"
-            )
-        return self._core.get(i)
+        return self
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        for i in range(self._len):
-            yield self._core.get(i)
+        for i in range(len(self)):
+            yield self.get(i)
 
     def __repr__(self) -> str:
         return f"Grid({self.param_grid!r})"
@@ -88,7 +71,7 @@ class Grid:
     @property
     def columns(self) -> list[str]:
         """Column names of :meth:`to_array`: every parameter name, sorted."""
-        return list(self._core.columns)
+        return list(self._columns)
 
     def to_array(self, start: int | slice | None = None, stop: int | None = None) -> np.ndarray:
         """Points as a float64 array with one column per name in :attr:`columns`.
@@ -97,17 +80,18 @@ class Grid:
         name a sub-grid lacks as NaN. ``to_array()`` gives every point; ``to_array(a, b)`` or
         ``to_array(slice(a, b))`` points ``a`` to ``b`` (step 1).
         """
+        n = len(self)
         if isinstance(start, slice):
             if stop is not None:
                 v.bad_value("stop", stop, "None when start is a slice")
             if start.step not in (None, 1):
                 v.bad_value("start", start, "a slice with step 1")
-            lo, hi, _ = start.indices(self._len)
+            lo, hi, _ = start.indices(n)
         else:
             lo = 0 if start is None else v.integer("start", start)
-            hi = self._len if stop is None else v.integer("stop", stop)
-            lo, hi, _ = slice(lo, hi).indices(self._len)
-        return self._core.to_array(lo, max(lo, hi))
+            hi = n if stop is None else v.integer("stop", stop)
+            lo, hi, _ = slice(lo, hi).indices(n)
+        return self._to_array(lo, max(lo, hi))
 
     @classmethod
     def from_space(cls, space: SpaceLike, *, points: int = 5) -> Grid:

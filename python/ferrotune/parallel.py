@@ -931,7 +931,8 @@ class _Driver:
         for cb in self.callbacks:
             cb(self.study, trial)
         if self.bar is not None:
-            self.bar.update(trial)
+            best = self.study._best
+            self.bar.update(best=None if best is None else best.value)
 
     def _fail(self, trial: Trial, cause: str) -> None:
         with self.lock:

@@ -57,7 +57,33 @@ class Searcher:
         raise NotImplementedError
 
 
-class RandomSearch(Searcher):
+class _CoreSearcher(Searcher):
+    """A searcher whose state machine is one of the Rust core's (`self._core`): it walks
+    point ids, so a told value does not steer it, and its state is the core's JSON."""
+
+    _core: Any
+
+    def tell(self, point_id: int, value: float | None, gradient: Any = None) -> None:
+        self._core.tell(point_id)
+
+    def requeue(self, point_id: int) -> None:
+        self._core.requeue(point_id)
+
+    def state(self) -> str:
+        return str(self._core.state())
+
+    def restore(self, state: str) -> None:
+        try:
+            self._core.restore(state)
+        except StateError:
+            raise
+        except Exception as e:  # a state from another searcher kind
+            raise StateError(
+                f"cannot restore {type(self).__name__} from {state[:80]!r}: {e}"
+            ) from e
+
+
+class RandomSearch(_CoreSearcher):
     """Random search: trial ``i`` gets sample ``i`` of the space under ``seed``.
 
     Parameters
@@ -97,18 +123,6 @@ class RandomSearch(Searcher):
     def exhausted(self) -> bool:
         return False
 
-    def tell(self, point_id: int, value: float | None, gradient: Any = None) -> None:
-        self._core.tell(point_id)
-
-    def requeue(self, point_id: int) -> None:
-        self._core.requeue(point_id)
-
-    def state(self) -> str:
-        return self._core.state()
-
-    def restore(self, state: str) -> None:
-        _restore(self._core, state, self)
-
     def config(self) -> dict[str, Any]:
         return {
             "kind": "random",
@@ -121,7 +135,7 @@ class RandomSearch(Searcher):
         return f"RandomSearch({self.space!r}, seed={self.seed}, sequence={self.sequence!r})"
 
 
-class GridSearch(Searcher):
+class GridSearch(_CoreSearcher):
     """Every point of a grid exactly once, also when trials run in parallel.
 
     Parameters
@@ -152,7 +166,7 @@ class GridSearch(Searcher):
         if shuffle and seed is None:
             seed = secrets.randbits(63)
         self.seed = None if seed is None else v.seed(seed)
-        self._core = _core.GridSearcher(self.grid._core, self.seed)
+        self._core = _core.GridSearcher(self.grid, self.seed)
         self.ask = self._core.ask  # type: ignore[method-assign]
 
     def ask(self) -> tuple[int, dict[str, Any]] | None:  # replaced per instance by the core's
@@ -162,17 +176,8 @@ class GridSearch(Searcher):
     def exhausted(self) -> bool:
         return bool(self._core.exhausted)
 
-    def tell(self, point_id: int, value: float | None, gradient: Any = None) -> None:
-        self._core.tell(point_id)
-
-    def requeue(self, point_id: int) -> None:
-        self._core.requeue(point_id)
-
-    def state(self) -> str:
-        return self._core.state()
-
     def restore(self, state: str) -> None:
-        _restore(self._core, state, self)
+        super().restore(state)
         self.seed = json.loads(state).get("shuffle_seed")
 
     def config(self) -> dict[str, Any]:
@@ -182,13 +187,3 @@ class GridSearch(Searcher):
     def __repr__(self) -> str:
         return f"GridSearch({self.grid!r}, shuffle={self.shuffle}, seed={self.seed})"
 
-
-def _restore(core: Any, state: str, searcher: Searcher) -> None:
-    try:
-        core.restore(state)
-    except StateError:
-        raise
-    except Exception as e:  # a state from another searcher kind
-        raise StateError(
-            f"cannot restore {type(searcher).__name__} from {state[:80]!r}: {e}"
-        ) from e

@@ -151,7 +151,8 @@ class Choice(Distribution):
         if isinstance(options, (str, bytes, Mapping)) or not isinstance(options, Sequence):
             if not isinstance(options, np.ndarray):
                 v.bad_type("options", options, "a list or tuple of options")
-        self.options = list(options)
+        # numpy scalars (from np.arange, say) become plain Python values, which JSON can store.
+        self.options = [o.item() if isinstance(o, np.generic) else o for o in options]
         if not self.options:
             v.bad_value("options", options, "a non-empty list (a Choice needs an option)")
         for i, option in enumerate(self.options):

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from . import _validate as v
+from ._progress import progress_bar
 from .errors import (
     FerrotuneError,
     StateError,
@@ -96,6 +97,9 @@ class Study:
         self._trials: list[Trial] = []
         self._best: Trial | None = None
         self._journal: Journal | None = None
+        # What the searcher was (kind, space, seed): kept so plots and reports of a stored
+        # study can read the space, e.g. which parameters are on a log scale.
+        self.searcher_config: dict[str, Any] = searcher.config()
         self.name = name
         self.user_attrs: dict[str, Any] = {}
         self._stop_requested = False
@@ -376,8 +380,9 @@ class Study:
             Objective exceptions that fail the trial without stopping the study.
         callbacks : iterable of callables
             Called as ``callback(study, trial)`` after each finished trial, in the driver.
-        progress : bool
-            Show a tqdm progress bar.
+        progress : bool or "always"
+            ``True`` shows a tqdm bar with the best value so far when standard error is a
+            terminal; ``"always"`` shows it even when it is not (a log file, a CI job).
         n_jobs : int
             Trials run at once. 1 runs them here, in this process; ``k > 1`` runs them in
             ``k`` local worker processes (-1: one per CPU core). Worker processes receive the
@@ -446,7 +451,7 @@ class Study:
                 stacklevel=2,
             )
 
-        bar = _progress(self, n_trials, progress)
+        bar = progress_bar(progress, total=n_trials, desc="optimize", unit="trial")
         deadline = None if timeout is None else time.perf_counter() + timeout
         self._stop_requested = False
         if n_jobs > 1 or executor is not None:
@@ -493,7 +498,7 @@ class Study:
                 for cb in callbacks:
                     cb(self, trial)
                 if bar is not None:
-                    bar.update(trial)
+                    bar.update(best=None if self._best is None else self._best.value)
         except KeyboardInterrupt:
             self._interrupted()
             log.warning("optimize interrupted; %d trial(s) finished in this call", done)
@@ -618,6 +623,9 @@ def load_study(storage: Any, name: str | None = None) -> Study:
     try:
         study = Study.__new__(Study)
         study.searcher = _NoSearcher()
+        study.searcher_config = journal.searcher_config
+        study._searcher_ask = study.searcher.ask
+        study._searcher_tell = study.searcher.tell
         study.direction = journal.direction
         study.pruner = None
         study._sign = 1.0 if study.direction == "minimize" else -1.0
@@ -697,26 +705,3 @@ def _jsonable(value: Any) -> Any:
 def _short(config: dict[str, Any]) -> str:
     text = repr(config)
     return text if len(text) < 120 else text[:117] + "..."
-
-
-class _Bar:
-    """A tqdm bar showing the best value so far."""
-
-    def __init__(self, study: Study, total: int | None, tqdm: Any):
-        self.study = study
-        self.bar = tqdm(total=total, unit="trial", desc="optimize")
-
-    def update(self, trial: Trial) -> None:
-        if self.study._best is not None:
-            self.bar.set_postfix(best=f"{self.study._best.value:.6g}", refresh=False)
-        self.bar.update(1)
-
-    def close(self) -> None:
-        self.bar.close()
-
-
-def _progress(study: Study, total: int | None, progress: bool) -> _Bar | None:
-    if not v.flag("progress", progress):
-        return None
-    tqdm = v.optional_import("tqdm", "progress").tqdm
-    return _Bar(study, total, tqdm)

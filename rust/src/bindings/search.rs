@@ -9,7 +9,7 @@ use pyo3::types::PyTuple;
 use super::grid::PyGrid;
 use super::space::PySpace;
 use super::IntoPyResult;
-use crate::search::{Ask, GridSearcher, RandomSearcher};
+use crate::search::{Ask, GridSearcher, IdWalker, RandomSearcher};
 use crate::space::Sequence;
 use crate::Error;
 

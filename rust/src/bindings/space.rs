@@ -129,6 +129,7 @@ impl PySpace {
     }
 
     /// Samples `start .. start + n` as an `(n, d)` float64 array, with the GIL released.
+    /// The array is allocated by numpy (whose allocator uses huge pages) and filled in place.
     #[pyo3(signature = (n, seed, sequence="random", start=0))]
     fn sample_array<'py>(
         &self,
@@ -140,9 +141,18 @@ impl PySpace {
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let seq = parse_seq(sequence)?;
         self.check_sobol(seq)?;
-        let d = self.space.len();
-        let data = detached(py, || Ok(self.space.sample_array(n, seed, seq, start)))?;
-        PyArray1::from_vec(py, data).reshape([n, d])
+        let out = PyArray2::<f64>::zeros(py, [n, self.space.len()], false);
+        {
+            let mut view = out.try_readwrite()?;
+            let slice = view
+                .as_slice_mut()
+                .map_err(|e| Error::Internal(e.to_string()))?;
+            detached(py, || {
+                self.space.sample_into(slice, seed, seq, start);
+                Ok(())
+            })?;
+        }
+        Ok(out)
     }
 
     /// Samples `start .. start + n` as a list of parameter dicts.

@@ -2,8 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Ask, Cursor};
-use crate::error::{Error, Result};
+use super::{Ask, Cursor, IdWalker};
 use crate::grid::Permutation;
 
 /// Walks the ids `0..n`; id `i` is grid point `i`, or `perm(i)` when shuffled.
@@ -36,25 +35,11 @@ impl GridSearcher {
             None => id,
         }
     }
+}
 
-    /// Records that `id` finished. Returns false if `id` was not pending.
-    pub fn tell(&mut self, id: u64) -> bool {
-        self.cursor.finish(id)
-    }
-
-    /// Hands `id` out again at the next ask.
-    pub fn requeue(&mut self, id: u64) {
-        self.cursor.requeue(id)
-    }
-
-    /// The state as JSON.
-    pub fn to_json(&self) -> Result<String> {
-        serde_json::to_string(self).map_err(|e| Error::Internal(e.to_string()))
-    }
-
-    /// Restores a state written by [`GridSearcher::to_json`].
-    pub fn from_json(text: &str) -> Result<Self> {
-        Ok(serde_json::from_str(text)?)
+impl IdWalker for GridSearcher {
+    fn cursor(&mut self) -> &mut Cursor {
+        &mut self.cursor
     }
 }
 

@@ -7,6 +7,7 @@ pub mod grid;
 pub mod random;
 
 pub use grid::GridSearcher;
+
 pub use random::RandomSearcher;
 
 /// What a searcher answers when asked for the next point.
@@ -60,6 +61,33 @@ impl Cursor {
         if !self.requeued.contains(&id) {
             self.requeued.push_back(id);
         }
+    }
+}
+
+/// What the searchers that walk point ids share: finishing, requeueing and (de)serialising.
+pub trait IdWalker: serde::Serialize + serde::de::DeserializeOwned {
+    /// The walker's cursor.
+    fn cursor(&mut self) -> &mut Cursor;
+
+    /// Records that `id` finished (a told value does not steer these searchers). Returns
+    /// false if `id` was not pending.
+    fn tell(&mut self, id: u64) -> bool {
+        self.cursor().finish(id)
+    }
+
+    /// Hands `id` out again at the next ask.
+    fn requeue(&mut self, id: u64) {
+        self.cursor().requeue(id)
+    }
+
+    /// The state as JSON.
+    fn to_json(&self) -> crate::Result<String> {
+        serde_json::to_string(self).map_err(|e| crate::Error::Internal(e.to_string()))
+    }
+
+    /// Restores a state written by [`IdWalker::to_json`].
+    fn from_json(text: &str) -> crate::Result<Self> {
+        Ok(serde_json::from_str(text)?)
     }
 }
 

@@ -3,8 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Ask, Cursor};
-use crate::error::{Error, Result};
+use super::{Ask, Cursor, IdWalker};
 use crate::space::Sequence;
 
 /// Random (or Sobol) search over a space: its state is only where it is in the sequence.
@@ -29,25 +28,10 @@ impl RandomSearcher {
     pub fn ask(&mut self) -> Ask {
         self.cursor.take(None)
     }
+}
 
-    /// Records that `id` finished (its value does not steer random search). Returns false if
-    /// `id` was not pending.
-    pub fn tell(&mut self, id: u64) -> bool {
-        self.cursor.finish(id)
-    }
-
-    /// Hands `id` out again at the next ask.
-    pub fn requeue(&mut self, id: u64) {
-        self.cursor.requeue(id)
-    }
-
-    /// The state as JSON.
-    pub fn to_json(&self) -> Result<String> {
-        serde_json::to_string(self).map_err(|e| Error::Internal(e.to_string()))
-    }
-
-    /// Restores a state written by [`RandomSearcher::to_json`].
-    pub fn from_json(text: &str) -> Result<Self> {
-        Ok(serde_json::from_str(text)?)
+impl IdWalker for RandomSearcher {
+    fn cursor(&mut self) -> &mut Cursor {
+        &mut self.cursor
     }
 }
