@@ -291,3 +291,9 @@ def test_stop_from_a_callback():
         study.optimize(obj.quadratic, n_jobs=n_jobs, timeout=60, callbacks=[stop_at_four])
         assert 4 <= len(study.trials) <= 4 + n_jobs + 1
         assert not study.trials_in("RUNNING")
+
+
+def test_progress_bar_in_parallel(capsys):
+    study = _study()
+    study.optimize(obj.quadratic, n_trials=4, n_jobs=2, progress="always")
+    assert "4/4" in capsys.readouterr().err
