@@ -16,6 +16,9 @@ from ._core import __version__
 # gradient search (conjugate gradients): minimize() and the GradientSearch searcher
 from .gradient import Evaluation, GradientSearch, OptimizeResult, minimize
 from .grid import Grid
+
+# parallel and distributed trials (issue 6)
+from .parallel import MaxTrialsCallback
 from .search import GridSearch, RandomSearch, Searcher
 from .space import Choice, Distribution, Float, Int, Normal, Space
 from .study import NoCompletedTrialError, SearchExhausted, Study, load_study
@@ -45,6 +48,8 @@ __all__ = [
     "OptimizeResult",
     "Evaluation",
     "GradientSearch",
+    # parallel and distributed trials (issue 6)
+    "MaxTrialsCallback",
 ]
 
 # Command line, plots and the HTML report (issue 7). matplotlib loads only when a plot is drawn.

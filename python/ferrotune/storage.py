@@ -102,7 +102,61 @@ class Journal:
         self._core.set_study_attrs(self.study_id, _dumps(attrs, "study attrs"))
 
     def close(self) -> None:
+        _forget_lock(self._core)
         self._core.close()
+
+
+# -- the writer's lock and forked children ---------------------------------------------------
+#
+# The journal's lock is an flock on `<path>.lock`, which a forked child shares with its parent.
+# A child that outlives the driver (a worker of a fork-based process pool, say) would keep the
+# study locked after the driver was killed. So forked children close their copy of it at once.
+
+_LOCK_FDS: dict[int, list[int]] = {}  # id(core journal) -> fds of its lock file in this process
+
+
+def _remember_lock(core: Any, path: str) -> None:
+    target = os.path.realpath(path) + ".lock"
+    try:
+        names = os.listdir("/proc/self/fd")  # Linux; elsewhere children keep the lock
+    except OSError:
+        return
+    fds = []
+    for name in names:
+        try:
+            if os.readlink(f"/proc/self/fd/{name}") == target:
+                fds.append(int(name))
+        except (OSError, ValueError):
+            pass
+    if fds:
+        _LOCK_FDS[id(core)] = fds
+
+
+def _forget_lock(core: Any) -> None:
+    _LOCK_FDS.pop(id(core), None)
+
+
+def _close_locks_in_child() -> None:
+    if not _LOCK_FDS:
+        return
+    # /dev/null takes the lock's place: the descriptor number stays valid for the Rust side,
+    # and this process no longer refers to the locked file.
+    try:
+        null = os.open(os.devnull, os.O_RDONLY)
+    except OSError:
+        return
+    for fds in _LOCK_FDS.values():
+        for fd in fds:
+            try:
+                os.dup2(null, fd)
+            except OSError:
+                pass
+    os.close(null)
+    _LOCK_FDS.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_close_locks_in_child)
 
 
 def _path(storage: Any) -> str:
@@ -132,6 +186,8 @@ def open_journal(
         if not os.path.exists(path):
             raise StorageError(f"storage {path!r} does not exist")
     core = _core.Journal(path, read_only=read_only, sync=sync)
+    if not read_only:
+        _remember_lock(core, path)
     try:
         if name is None:
             names = [s[1] for s in core.studies()]

@@ -105,6 +105,7 @@ class Study:
         self.searcher_config: dict[str, Any] = searcher.config()
         self.name = name
         self.user_attrs: dict[str, Any] = {}
+        self._stop_requested = False
         if storage is not None:
             self._open(storage, name, v.one_of("sync", sync, ("normal", "full")))
 
@@ -356,18 +357,72 @@ class Study:
         catch: Sequence[type[BaseException]] | type[BaseException] = (),
         callbacks: Iterable[Callback] = (),
         progress: bool = False,
+        n_jobs: int = 1,
+        executor: Any = None,
+        max_retries: int = 2,
+        trial_timeout: float | None = None,
     ) -> None:
         """Runs trials until ``n_trials`` have finished in this call, ``timeout`` seconds have
-        passed, the searcher runs out, or Ctrl-C.
+        passed, the searcher runs out, :meth:`stop` is called, or Ctrl-C.
 
         ``objective(trial)`` returns a float. An exception marks the trial failed with its
         traceback and is raised again, unless its type is in ``catch``. Ctrl-C marks the
-        running trial failed (its point is requeued for a resumed study) and returns: every
-        finished trial is kept.
+        running trials failed (their points are requeued for a resumed study) and returns:
+        every finished trial is kept.
 
-        ``progress=True`` shows a tqdm bar with the best value so far when standard error is a
-        terminal; ``progress="always"`` shows it even when it is not (a log file, a CI job).
+        Parameters
+        ----------
+        objective : callable
+            Takes a :class:`Trial`, returns the value to minimise (or maximise).
+        n_trials : int, optional
+            Trials to finish in this call. Trials in flight count toward it, so parallel runs
+            never start more. To end with a number of trials *in total*, however often a
+            study is resumed, pass ``callbacks=[ft.MaxTrialsCallback(n)]``.
+        timeout : float, optional
+            Seconds after which no new trial is started; trials already running finish.
+        catch : exception class or tuple of them
+            Objective exceptions that fail the trial without stopping the study.
+        callbacks : iterable of callables
+            Called as ``callback(study, trial)`` after each finished trial, in the driver.
+        progress : bool or "always"
+            ``True`` shows a tqdm bar with the best value so far when standard error is a
+            terminal; ``"always"`` shows it even when it is not (a log file, a CI job).
+        n_jobs : int
+            Trials run at once. 1 runs them here, in this process; ``k > 1`` runs them in
+            ``k`` local worker processes (-1: one per CPU core). Worker processes receive the
+            objective by pickling: define it at the top level of a module, and start scripts
+            under ``if __name__ == "__main__":``. With ``executor``, caps the trials in flight.
+        executor : concurrent.futures.Executor, optional
+            Runs the trials: a ``ProcessPoolExecutor``, a ``ThreadPoolExecutor``, Dask's
+            ``client.get_executor()`` (a Dask ``Client`` is taken as such), ... It is not
+            shut down here. This process stays the only writer of the journal.
+        max_retries : int
+            How many times a trial whose worker died (a killed process, a broken pool, Dask's
+            ``KilledWorker``) is run again before it is recorded FAILED with the cause.
+            Exceptions raised by the objective are never retried.
+        trial_timeout : float, optional
+            Seconds a trial may run; a trial over its time is recorded FAILED
+            (:class:`~ferrotune.parallel.TrialTimeoutError`) and the study goes on. With
+            ``n_jobs > 1`` its worker process is stopped; with ``n_jobs=1`` the objective is
+            interrupted by ``SIGALRM`` (POSIX, main thread).
+
+        Examples
+        --------
+        >>> import ferrotune as ft
+        >>> study = ft.Study(ft.RandomSearch({"x": ft.Float(-1, 1)}, seed=0))
+        >>> study.optimize(lambda t: t.params["x"] ** 2, n_trials=10)
+        >>> len(study.trials)
+        10
+
+        In a script, with worker processes (the objective defined with ``def`` at the top):
+
+        .. code-block:: python
+
+            if __name__ == "__main__":
+                study.optimize(objective, n_trials=100, n_jobs=4)
         """
+        from . import parallel
+
         if not callable(objective):
             v.bad_type("objective", objective, "a callable taking a trial")
         if n_trials is not None:
@@ -381,7 +436,20 @@ class Study:
         for cb in callbacks:
             if not callable(cb):
                 v.bad_type("callbacks", cb, "callables taking (study, trial)")
-        if n_trials is None and timeout is None and not _finite_searcher(self.searcher):
+        n_jobs = parallel.check_n_jobs(n_jobs)
+        executor = parallel.as_executor(executor)
+        max_retries = v.integer("max_retries", max_retries, minimum=0)
+        if trial_timeout is not None:
+            trial_timeout = v.real("trial_timeout", trial_timeout)
+            if not trial_timeout > 0:
+                v.bad_value("trial_timeout", trial_timeout, "a positive number of seconds")
+        budgets = [cb for cb in callbacks if isinstance(cb, parallel.MaxTrialsCallback)]
+        if (
+            n_trials is None
+            and timeout is None
+            and not budgets
+            and not _finite_searcher(self.searcher)
+        ):
             warnings.warn(
                 "optimize() without n_trials or timeout runs until Ctrl-C",
                 stacklevel=2,
@@ -389,15 +457,47 @@ class Study:
 
         bar = progress_bar(progress, total=n_trials, desc="optimize", unit="trial")
         deadline = None if timeout is None else time.perf_counter() + timeout
+        self._stop_requested = False
+        if n_jobs > 1 or executor is not None:
+            try:
+                parallel.run(
+                    self,
+                    objective,
+                    n_trials=n_trials,
+                    deadline=deadline,
+                    catch=catch,
+                    callbacks=callbacks,
+                    bar=bar,
+                    n_jobs=n_jobs,
+                    executor=executor,
+                    max_retries=max_retries,
+                    trial_timeout=trial_timeout,
+                )
+            finally:
+                if bar is not None:
+                    bar.close()
+            return
+
+        if trial_timeout is not None and not parallel.can_alarm():
+            v.bad_value(
+                "trial_timeout",
+                trial_timeout,
+                "None with n_jobs=1 outside the main thread (the limit uses SIGALRM); "
+                "use n_jobs > 1 or an executor",
+            )
         done = 0
         try:
             while n_trials is None or done < n_trials:
                 if deadline is not None and time.perf_counter() >= deadline:
                     break
+                if self._stop_requested or (
+                    budgets and not parallel.budget_left(budgets, self, 0)
+                ):
+                    break
                 trial = self._try_ask()
                 if trial is None:
                     break
-                self._run_one(objective, trial, catch)
+                self._run_one(objective, trial, catch, trial_timeout)
                 done += 1
                 for cb in callbacks:
                     cb(self, trial)
@@ -410,11 +510,32 @@ class Study:
             if bar is not None:
                 bar.close()
 
+    def stop(self) -> None:
+        """Asks a running :meth:`optimize` to start no new trial (from a callback, say).
+
+        Trials already running finish and are recorded; ``optimize`` then returns.
+        """
+        self._stop_requested = True
+
     def _run_one(
-        self, objective: Objective, trial: Trial, catch: tuple[type[BaseException], ...]
+        self,
+        objective: Objective,
+        trial: Trial,
+        catch: tuple[type[BaseException], ...],
+        trial_timeout: float | None = None,
     ) -> None:
         try:
-            value = objective(trial)
+            if trial_timeout is None:
+                value = objective(trial)
+            else:
+                from .parallel import TrialTimeoutError, run_with_alarm
+
+                try:
+                    value = run_with_alarm(objective, trial, trial_timeout)
+                except TrialTimeoutError as e:
+                    self.tell(trial, state=TrialState.FAILED, value=f"{type(e).__name__}: {e}")
+                    log.warning("trial %d: %s", trial.number, e)
+                    return
         except TrialPruned:
             self.tell(trial, state=TrialState.PRUNED)
             return
@@ -517,6 +638,7 @@ def load_study(storage: Any, name: str | None = None) -> Study:
         study.user_attrs = journal.attrs
         study._trials = journal.load_trials()
         study._best = None
+        study._stop_requested = False
         for t in study._trials:
             study._update_best(t)
         return study
