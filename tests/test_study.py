@@ -205,12 +205,18 @@ def test_resume_with_a_different_searcher_or_direction_is_refused(journal_path):
         ft.Study(ft.RandomSearch(SPACE, seed=1), storage=journal_path, direction="maximize")
 
 
-def test_second_live_driver_is_refused(journal_path):
-    s = ft.Study(ft.RandomSearch(SPACE), storage=journal_path)
-    with pytest.raises(StorageError, match="another live study driver"):
-        ft.Study(ft.RandomSearch(SPACE), storage=journal_path)
-    s.close()
-    ft.Study(ft.RandomSearch(SPACE), storage=journal_path).close()
+def test_reopening_in_the_same_process_closes_the_earlier_study(journal_path):
+    # A notebook cell run twice: the new Study takes over, the earlier one stops writing.
+    first = ft.Study(ft.RandomSearch(SPACE), storage=journal_path)
+    first.optimize(quadratic, n_trials=2)
+    with pytest.warns(UserWarning, match="already open for writing in this process"):
+        second = ft.Study(ft.RandomSearch(SPACE), storage=journal_path)
+    assert len(second.trials) == 2
+    with pytest.raises(StorageError, match="closed"):
+        first.optimize(quadratic, n_trials=1)
+    second.optimize(quadratic, n_trials=1)
+    second.close()
+    ft.Study(ft.RandomSearch(SPACE), storage=journal_path).close()  # no warning once closed
 
 
 def test_storage_that_is_not_a_journal(tmp_path):

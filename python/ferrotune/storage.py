@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 import time
+import warnings
+import weakref
 from typing import Any
 
 from . import _core
@@ -68,6 +70,7 @@ class Journal:
 
     def __init__(self, core: Any, study_id: int, name: str, record: tuple[Any, ...]):
         self._core = core
+        self.closed = False
         self.study_id = study_id
         self.name = name
         self.record = record
@@ -104,6 +107,7 @@ class Journal:
     def close(self) -> None:
         _forget_lock(self._core)
         self._core.close()
+        self.closed = True
 
 
 # -- the writer's lock and forked children ---------------------------------------------------
@@ -159,6 +163,30 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_close_locks_in_child)
 
 
+# -- one writer per file, also within this process ---------------------------------------------
+#
+# Re-running `study = ft.Study(..., storage="s.db")` (a notebook cell, say) opens the file again
+# while the earlier Study still holds the writer's lock. Within one process that earlier
+# handle is closed with a warning (its Study can no longer write), rather than refusing the
+# new one: the new Study has just loaded every trial, so nothing is lost.
+
+
+_WRITERS: dict[str, weakref.ref[Journal]] = {}
+
+
+def _release_in_this_process(path: str) -> None:
+    ref = _WRITERS.pop(os.path.realpath(path), None)
+    earlier = None if ref is None else ref()
+    if earlier is None or earlier.closed:
+        return
+    earlier.close()
+    warnings.warn(
+        f"{path} was already open for writing in this process; the earlier Study on it was "
+        "closed and can no longer record trials",
+        stacklevel=4,
+    )
+
+
 def _path(storage: Any) -> str:
     if isinstance(storage, str) and storage.startswith("sqlite:///"):
         storage = storage[len("sqlite:///") :]
@@ -185,6 +213,8 @@ def open_journal(
     if read_only or create is None:
         if not os.path.exists(path):
             raise StorageError(f"storage {path!r} does not exist")
+    if not read_only:
+        _release_in_this_process(path)
     core = _core.Journal(path, read_only=read_only, sync=sync)
     if not read_only:
         _remember_lock(core, path)
@@ -217,7 +247,10 @@ def open_journal(
                     time.time(),
                 )
                 record = core.require_study(name)
-        return Journal(core, record[0], name, record)
+        journal = Journal(core, record[0], name, record)
+        if not read_only:
+            _WRITERS[os.path.realpath(path)] = weakref.ref(journal)
+        return journal
     except BaseException:
         core.close()
         raise
