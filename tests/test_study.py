@@ -282,3 +282,16 @@ def test_to_dataframe_flattens_nested_params():
     assert list(df["number"]) == [0, 1, 2]
     assert {"params.m.kind", "params.m.p", "params.x", "value", "state"} <= set(df.columns)
     assert math.isclose(df["value"].min(), study.best_value)
+
+
+def test_finished_trials_are_kept_compact_and_rebuilt_equal():
+    study = ft.Study(ft.RandomSearch(SPACE, seed=0))
+    study.optimize(quadratic, n_trials=20)
+    first, again = study.trials, study.trials
+    assert first == again and first[3] is not again[3]
+    assert all(type(entry) is tuple for entry in study._trials if entry is not study.best_trial)
+    assert study.best_trial in first
+    running = study.ask()
+    assert study.trials[-1] is running
+    study.tell(running, 0.0)
+    assert study.best_trial is running

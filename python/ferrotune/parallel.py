@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from . import _validate as v
 from .errors import FerrotuneError, InvalidTypeError, TrialPruned
-from .trial import Trial, TrialState, as_value
+from .trial import Trial, TrialState, as_value, entry_state
 
 if TYPE_CHECKING:
     from .study import Study
@@ -130,11 +130,11 @@ class MaxTrialsCallback:
             self._seen, self._prefix, self._prefix_count = study, 0, 0
         # A finished trial never changes state again: count the finished prefix once.
         i, count = self._prefix, self._prefix_count
-        while i < len(trials) and trials[i].state is not TrialState.RUNNING:
-            count += trials[i].state in self.states
+        while i < len(trials) and entry_state(trials[i]) is not TrialState.RUNNING:
+            count += entry_state(trials[i]) in self.states
             i += 1
         self._prefix, self._prefix_count = i, count
-        tail = sum(1 for t in trials[i:] if t.state in self.states)
+        tail = sum(1 for t in trials[i:] if entry_state(t) in self.states)
         return self.n_trials - count - tail
 
     def __call__(self, study: Study, trial: Trial) -> None:

@@ -27,7 +27,15 @@ from .errors import (
 )
 from .search import Searcher
 from .storage import Journal, open_journal
-from .trial import Trial, TrialState, as_state, as_value
+from .trial import (
+    Trial,
+    TrialState,
+    as_state,
+    as_trial,
+    as_value,
+    entry_state,
+    to_record,
+)
 
 __all__ = ["Study", "load_study", "SearchExhausted", "NoCompletedTrialError"]
 
@@ -97,7 +105,9 @@ class Study:
             v.bad_type("name", name, "a string")
         self.pruner = pruner
         self._sign = 1.0 if direction == "minimize" else -1.0
-        self._trials: list[Trial] = []
+        # Trial number -> the live Trial while it runs, a compact record once it finished
+        # (see trial.to_record: records cost the garbage collector nothing).
+        self._trials: list[Any] = []
         self._best: Trial | None = None
         self._journal: Journal | None = None
         # What the searcher was (kind, space, seed): kept so plots and reports of a stored
@@ -149,6 +159,13 @@ class Study:
         for t in self._trials:
             t._study = self
             self._update_best(t)
+        self._compact_finished()
+
+    def _compact_finished(self) -> None:
+        """Keeps every finished trial but the best as a record."""
+        for i, t in enumerate(self._trials):
+            if type(t) is Trial and t.state is not _RUNNING and t is not self._best:
+                self._trials[i] = to_record(t)
 
     def _recover(self, journal: Journal) -> None:
         """Trials left RUNNING by a driver that died are failed, and their points requeued."""
@@ -216,7 +233,7 @@ class Study:
         nothing to propose (a finished grid; or points that wait on running trials)."""
         trial = self._try_ask()
         if trial is None:
-            running = sum(1 for t in self._trials if t.state is TrialState.RUNNING)
+            running = sum(1 for t in self._trials if entry_state(t) is _RUNNING)
             if self.searcher.exhausted:
                 raise SearchExhausted("the searcher has proposed every point it has")
             raise SearchExhausted(
@@ -259,6 +276,7 @@ class Study:
                 self._best = trial
             if self._journal is not None:
                 self._journal.write([trial], self.searcher.state())
+            self._trials[trial.number] = to_record(trial)
             return trial
         return self._tell(trial, value, gradient, state)
 
@@ -304,6 +322,7 @@ class Study:
                     trial, f"the objective returned {x!r}; a trial needs a finite value"
                 )
         self._write([trial])
+        self._trials[trial.number] = to_record(trial)
         return trial
 
     def _trial_to_tell(self, trial: Trial | int) -> Trial:
@@ -318,7 +337,7 @@ class Study:
                 raise TrialStateError(
                     f"there is no trial {number}; the study has {len(self._trials)}"
                 )
-            trial = self._trials[number]
+            trial = as_trial(self._trials[number])
         if trial.state is not TrialState.RUNNING:
             raise TrialStateError(
                 f"trial {trial.number} is already finished ({trial.state.value}); a trial is "
@@ -553,7 +572,7 @@ class Study:
             raise
 
     def _interrupted(self) -> None:
-        running = [t for t in self._trials if t.state is TrialState.RUNNING]
+        running = [t for t in self._trials if type(t) is Trial and t.state is _RUNNING]
         for t in running:
             t.state = TrialState.FAILED
             t.error = "interrupted (KeyboardInterrupt); point requeued"
@@ -566,13 +585,15 @@ class Study:
 
     @property
     def trials(self) -> list[Trial]:
-        """Every trial, by number (a copy of the list; the trials themselves are live)."""
-        return list(self._trials)
+        """Every trial, by number. Running trials (and the best) are the live objects; finished
+        ones are rebuilt from the study's compact records on each call, so changing them does
+        not change the study."""
+        return [as_trial(t) for t in self._trials]
 
     def trials_in(self, *states: TrialState | str) -> list[Trial]:
         """The trials in any of the given states."""
         wanted = {as_state(s) for s in states}
-        return [t for t in self._trials if t.state in wanted]
+        return [as_trial(t) for t in self._trials if entry_state(t) in wanted]
 
     @property
     def best_trial(self) -> Trial:
@@ -596,7 +617,7 @@ class Study:
         (nested parameters by dotted path)."""
         pd = v.optional_import("pandas", "plot")
         rows = []
-        for t in self._trials:
+        for t in self.trials:
             row: dict[str, Any] = {
                 "number": t.number,
                 "state": t.state.value,
@@ -636,11 +657,12 @@ def load_study(storage: Any, name: str | None = None) -> Study:
         study._journal = None
         study.name = journal.name
         study.user_attrs = journal.attrs
-        study._trials = journal.load_trials()
+        study._trials = list(journal.load_trials())
         study._best = None
         study._stop_requested = False
         for t in study._trials:
             study._update_best(t)
+        study._compact_finished()
         return study
     finally:
         journal.close()

@@ -106,6 +106,15 @@ class Trial:
             f"params={self.params!r})"
         )
 
+    def __eq__(self, other: object) -> bool:
+        # Value equality: a study rebuilds finished trials from records on each `trials` call.
+        if type(other) is not Trial:
+            return NotImplemented
+        return to_record(self)[:10] == to_record(other)[:10]
+
+    def __hash__(self) -> int:
+        return hash((self.number, self.start))
+
     def __getstate__(self) -> dict[str, Any]:
         # A trial travels to worker processes without its study.
         return {k: getattr(self, k) for k in self.__slots__ if k != "_study"}
@@ -162,6 +171,67 @@ class Trial:
             "error": self.error,
             "attrs": dict(self.attrs),
         }
+
+
+# -- compact records of finished trials ------------------------------------------------------
+#
+# A study keeps a finished trial as a plain tuple, not as a Trial object: CPython's cyclic
+# garbage collector stops tracking tuples (and dicts) whose contents are numbers and strings,
+# while every Trial object stays tracked and is walked again by each full collection. With a
+# million trials that walking was 40% of the time per trial. Trial objects are rebuilt from
+# records when asked for (`study.trials`).
+
+_STATE_OF = {s.value: s for s in TrialState}
+_STATE_INDEX = 3  # position of the state in a record
+
+
+def to_record(trial: Trial) -> tuple[Any, ...]:
+    """The finished `trial` as a tuple (see above)."""
+    return (
+        trial.number,
+        trial.params,
+        trial.point_id,
+        trial.state.value,
+        trial.value,
+        trial.start,
+        trial.duration,
+        trial.intermediate or None,
+        trial.error,
+        trial.attrs or None,
+        trial.gradient,
+    )
+
+
+def from_record(record: tuple[Any, ...]) -> Trial:
+    """A Trial object for a record made by `to_record`."""
+    number, params, point_id, state, value, start, duration, inter, error, attrs, grad = record
+    trial = Trial(
+        number,
+        params,
+        point_id,
+        start,
+        None,
+        state=_STATE_OF[state],
+        value=value,
+        duration=duration,
+        intermediate=dict(inter) if inter else None,
+        error=error,
+        attrs=dict(attrs) if attrs else None,
+    )
+    trial.gradient = grad
+    return trial
+
+
+def entry_state(entry: Trial | tuple[Any, ...]) -> TrialState:
+    """The state of what a study keeps for one trial: a live Trial or a record."""
+    if type(entry) is tuple:
+        return _STATE_OF[entry[_STATE_INDEX]]
+    return entry.state  # type: ignore[union-attr]
+
+
+def as_trial(entry: Trial | tuple[Any, ...]) -> Trial:
+    """A Trial object for what a study keeps for one trial."""
+    return from_record(entry) if type(entry) is tuple else entry  # type: ignore[return-value,arg-type]
 
 
 def as_state(value: TrialState | str, name: str = "state") -> TrialState:
