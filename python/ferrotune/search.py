@@ -114,7 +114,9 @@ class RandomSearch(_CoreSearcher):
                 "sequence", sequence, f"'random' for more than {_core.SOBOL_MAX_DIMS} dimensions"
             )
         self._core = _core.RandomSearcher(self.space._core, self.seed, self.sequence)
+        # The core's own methods, bound per instance: one Python frame less per trial.
         self.ask = self._core.ask  # type: ignore[method-assign]
+        self.tell = self._core.tell  # type: ignore[method-assign,assignment]
 
     def ask(self) -> tuple[int, dict[str, Any]] | None:  # replaced per instance by the core's
         return self._core.ask()
@@ -168,6 +170,7 @@ class GridSearch(_CoreSearcher):
         self.seed = None if seed is None else v.seed(seed)
         self._core = _core.GridSearcher(self.grid, self.seed)
         self.ask = self._core.ask  # type: ignore[method-assign]
+        self.tell = self._core.tell  # type: ignore[method-assign,assignment]
 
     def ask(self) -> tuple[int, dict[str, Any]] | None:  # replaced per instance by the core's
         return self._core.ask()

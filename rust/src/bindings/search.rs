@@ -58,8 +58,16 @@ impl PyRandomSearcher {
         false
     }
 
-    /// Marks `id` finished; False if it was not pending.
-    fn tell(&self, id: u64) -> PyResult<bool> {
+    /// Marks `id` finished; False if it was not pending. `value` and `gradient` are accepted
+    /// (the `Searcher` interface passes them) and ignored: they do not steer random search.
+    #[pyo3(signature = (id, value=None, gradient=None))]
+    fn tell(
+        &self,
+        id: u64,
+        value: Option<&Bound<'_, PyAny>>,
+        gradient: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<bool> {
+        let _ = (value, gradient);
         Ok(self.state.lock().map_err(|_| poisoned())?.tell(id))
     }
 
@@ -131,7 +139,15 @@ impl PyGridSearcher {
         Ok(s.ask() == Ask::Done)
     }
 
-    fn tell(&self, id: u64) -> PyResult<bool> {
+    /// Marks `id` finished; False if it was not pending (`value`, `gradient` are ignored).
+    #[pyo3(signature = (id, value=None, gradient=None))]
+    fn tell(
+        &self,
+        id: u64,
+        value: Option<&Bound<'_, PyAny>>,
+        gradient: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<bool> {
+        let _ = (value, gradient);
         Ok(self.state.lock().map_err(|_| poisoned())?.tell(id))
     }
 
