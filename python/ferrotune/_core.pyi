@@ -89,3 +89,21 @@ class Journal:
     def write_trials(
         self, study_id: int, trials: list[_TrialRow], searcher_state: str | None = None
     ) -> None: ...
+
+# -- folds (rust/src/bindings/folds.rs) ----------------------------------------------------
+
+def kfold(n_samples: int, n_splits: int, seed: int | None = None) -> npt.NDArray[np.uint32]: ...
+def stratified_kfold(
+    labels: npt.NDArray[np.int64],
+    n_classes: int,
+    n_splits: int,
+    seed: int | None = None,
+) -> npt.NDArray[np.uint32]: ...
+def three_way_split(
+    n_samples: int,
+    n_val: int,
+    n_test: int,
+    seed: int,
+    labels: npt.NDArray[np.int64] | None = None,
+    n_classes: int = 0,
+) -> npt.NDArray[np.uint8]: ...

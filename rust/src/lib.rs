@@ -4,6 +4,7 @@
 //! [`bindings`] and are compiled only with the `python` feature.
 
 pub mod error;
+pub mod folds;
 pub mod grid;
 pub mod rng;
 pub mod search;

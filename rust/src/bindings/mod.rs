@@ -4,6 +4,7 @@
 use pyo3::prelude::*;
 
 mod errors;
+mod folds;
 mod grid;
 mod search;
 mod space;
@@ -41,5 +42,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     grid::register(m)?;
     search::register(m)?;
     store::register(m)?;
+    folds::register(m)?;
     Ok(())
 }
