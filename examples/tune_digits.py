@@ -21,7 +21,6 @@ What it does, in the order a careful practitioner would:
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from pathlib import Path
 
@@ -33,7 +32,7 @@ from sklearn.datasets import load_digits
 
 
 def random_rescale_shift(
-    batch: torch.Tensor, scale: float = 0.1, shift: float = 1.0
+    batch: torch.Tensor, scale: float = 0.1, shift: float = 0.5
 ) -> torch.Tensor:
     """Mild size augmentation for flattened 8x8 digits: each image is rescaled by a factor in
     [1 - scale, 1 + scale] and shifted by up to `shift` pixels, with bilinear resampling.
@@ -82,11 +81,12 @@ def results_table(study: ft.Study, top: int = 10) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--trials", type=int, default=30, help="trials in the study (default 30)")
-    parser.add_argument("--epochs", type=int, default=80, help="most epochs per fold")
+    parser.add_argument("--epochs", type=int, default=100, help="most epochs per fold")
     parser.add_argument("--storage", default="runs/digits.sqlite", help="SQLite study file")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    # Small models train fastest on one thread; more threads only contend on a busy machine.
+    torch.set_num_threads(1)
     t_start = time.perf_counter()
 
     # Data: a stratified test set held out from everything the search sees.
@@ -117,10 +117,12 @@ def main() -> None:
         build_model,
         X_dev,
         y_dev,
-        folds=ft.StratifiedKFold(5),
+        # Shuffled folds: the digits file is ordered by writer, and the test set is a random
+        # (stratified) sample, so folds should be random samples too.
+        folds=ft.StratifiedKFold(5, shuffle=True, seed=args.seed),
         epochs=args.epochs,
         batch_size=64,
-        early_stopping=ft.torch.EarlyStopping("val_loss", patience=8),
+        early_stopping=ft.torch.EarlyStopping("val_loss", patience=10),
         augment=random_rescale_shift,
         test=(X_test, y_test),  # recorded per epoch as a control; never used to decide
         seed=args.seed,

@@ -72,7 +72,8 @@ def test_fit_is_reproducible_with_a_seed_and_leaves_global_rng_alone():
 
 def test_numpy_arrays_datasets_and_loaders():
     X, y = _blobs()
-    h = ft.torch.fit(ft.torch.MLP(4, 8, 3), (X.numpy().astype(np.float64), y.numpy()), epochs=2)
+    X64, y32 = X.numpy().astype(np.float64), y.numpy().astype(np.int32)
+    h = ft.torch.fit(ft.torch.MLP(4, 8, 3), (X64, y32), epochs=2)
     assert h.metric == "accuracy"
     ds = torch.utils.data.TensorDataset(X, y)
     loader = torch.utils.data.DataLoader(ds, batch_size=32, shuffle=True)

@@ -128,6 +128,10 @@ def _as_tensor(name: str, data: Any, device: torch.device, float_dtype: torch.dt
     return t.to(device)
 
 
+def _is_int(t: torch.Tensor) -> bool:
+    return not t.dtype.is_floating_point and not t.dtype.is_complex and t.dtype != torch.int64
+
+
 class _Source:
     """Batches of one part of the data: tensors held on the device, or any iterable of
     (inputs, targets) batches such as a DataLoader."""
@@ -155,6 +159,8 @@ class _Source:
         if isinstance(data, (tuple, list)) and len(data) == 2 and not _is_torch_dataset(data):
             X = _as_tensor(f"{name}[0] (inputs)", data[0], device, float_dtype)
             y = _as_tensor(f"{name}[1] (targets)", data[1], device, float_dtype)
+            if _is_int(y):
+                y = y.long()  # class labels as int64, as the classification losses want
             if X.dim() == 0 or y.dim() == 0:
                 v.bad_value(name, data, "(inputs, targets) with a sample dimension")
             if len(X) != len(y):
@@ -217,6 +223,8 @@ class _Source:
             if not isinstance(batch, (tuple, list)) or len(batch) < 2:
                 v.bad_value(self.name, type(batch).__name__, "batches of (inputs, targets)")
             xb, yb = batch[0], batch[1]
+            if _is_int(yb):
+                yb = yb.long()
             yield xb.to(self.device, non_blocking=True), yb.to(self.device, non_blocking=True)
         if empty:
             v.bad_value(self.name, "a loader with no batches", "a non-empty data set")
