@@ -145,3 +145,25 @@ def test_cv_objective_with_a_fold_aware_pruner_prunes_bad_trials():
     for t in pruned:
         assert t.params["lr"] == 1e-7
         assert len(t.attrs["folds"]) < 3  # stopped before its last fold
+
+
+def test_cross_validate_on_a_dataset_with_progress():
+    X, y = _data(n=40)
+    ds = torch.utils.data.TensorDataset(X, y)
+    cv = ft.torch.cross_validate(
+        build, ds, y, folds=ft.KFold(2), epochs=1, batch_size=8, progress=True
+    )
+    assert len(cv.scores) == 2 and cv.metric == "accuracy"
+
+
+def test_a_study_reloaded_from_sqlite_keeps_the_curves(tmp_path):
+    X, y = _data()
+    objective = ft.torch.cv_objective(build, X, y, folds=2, epochs=2, seed=0)
+    path = tmp_path / "cv.sqlite"
+    space = {"dropout": ft.Float(0.0, 0.5)}
+    with ft.Study(ft.RandomSearch(space, seed=0), direction="maximize", storage=path) as study:
+        study.optimize(objective, n_trials=2)
+    loaded = ft.load_study(path)
+    t = loaded.best_trial
+    assert len(t.attrs["folds"]) == 2 and t.attrs["cv"]["metric"] == "accuracy"
+    assert isinstance(ft.diagnose(loaded), ft.Diagnosis)
