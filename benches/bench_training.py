@@ -115,14 +115,20 @@ def _bench_fit(quick: bool) -> list[Row]:
 # -- 2. the digits search --------------------------------------------------------------------
 
 
+_AUGMENT: list[Any] = []
+
+
 def _augment(batch: Any) -> Any:
-    import sys
-    from pathlib import Path
+    """The digits example's mild rescale-and-shift augmentation (imported once)."""
+    if not _AUGMENT:
+        import sys
+        from pathlib import Path
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
-    from tune_digits import random_rescale_shift
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
+        from tune_digits import random_rescale_shift
 
-    return random_rescale_shift(batch)
+        _AUGMENT.append(random_rescale_shift)
+    return _AUGMENT[0](batch)
 
 
 def _ferrotune_search(n_trials: int, epochs: int) -> tuple[float, float]:

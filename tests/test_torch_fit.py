@@ -284,3 +284,16 @@ def test_small_cnn_trains_on_images():
     y = (X[:, 0].mean((1, 2)) > 0.5).long()
     h = ft.torch.fit(ft.torch.SmallCNN(3, 2), (X, y), val=(X, y), epochs=2, batch_size=8)
     assert h.epochs == 2
+
+
+def test_soft_targets_and_custom_losses():
+    X, y = _blobs(n=48)
+    soft = torch.nn.functional.one_hot(y, 3).float() * 0.9 + 0.1 / 3
+    h = ft.torch.fit(ft.torch.MLP(4, 8, 3), (X, soft), epochs=2, loss="cross_entropy")
+    assert h.metric == "accuracy"
+
+    def margin(out, target):
+        return torch.relu(1 - out.squeeze(1) * (2 * target.float() - 1)).mean()
+
+    h = ft.torch.fit(ft.torch.MLP(4, 8, 1), (X, (y > 0).long()), epochs=2, loss=margin)
+    assert h.metric == "loss"

@@ -299,15 +299,21 @@ class _Task:
         if not isinstance(out, torch.Tensor):
             v.bad_type("model", type(out).__name__, "a model returning a tensor")
         target = self.target(out, yb)
+        custom = not isinstance(self.fn, nn.modules.loss._Loss)
+        if custom and self.kind == "argmax" and (out.dim() != 2 or out.shape[1] < 2):
+            self.kind, self.metric = "none", "loss"  # your loss, not on class scores
         problem = None
+        soft = target.dtype.is_floating_point and target.shape == out.shape
         if self._same_shape and out.shape != target.shape:
             problem = "needs the output and the targets to have the same shape"
         elif self.kind == "argmax":
             if out.dim() < 2:
                 problem = "needs class scores shaped (N, n_classes)"
-            elif target.dtype.is_floating_point:
-                problem = "needs integer class labels as targets"
-            elif target.numel() and (target.min() < 0 or target.max() >= out.shape[1]):
+            elif target.dtype.is_floating_point and not soft:
+                problem = "needs integer class labels (or class probabilities) as targets"
+            elif (
+                not soft and target.numel() and (target.min() < 0 or target.max() >= out.shape[1])
+            ):
                 problem = (
                     f"needs labels in 0..{out.shape[1] - 1} (the model has {out.shape[1]} "
                     f"outputs; labels go from {int(target.min())} to {int(target.max())})"
@@ -321,7 +327,8 @@ class _Task:
     def correct(self, out: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
         """The number of correct predictions in a batch, as a tensor (no device sync)."""
         if self.kind == "argmax":
-            return (out.argmax(1) == yb).sum()
+            labels = yb.argmax(1) if yb.dtype.is_floating_point else yb  # soft targets
+            return (out.argmax(1) == labels).sum()
         target = self.target(out, yb)
         if self.kind == "logit":
             return ((out > 0) == (target > 0.5)).sum() / max(out[0].numel(), 1)
@@ -641,8 +648,9 @@ def _first_batch(
             f"({xb.dtype}) failed: {e}"
         ) from e
     task.check(out, yb)
-    if task.kind == "argmax" and train.y is not None and out.dim() == 2:
-        lo, hi = int(train.y.min()), int(train.y.max())
+    y_all = train.y
+    if task.kind == "argmax" and y_all is not None and not y_all.is_floating_point():
+        lo, hi = int(y_all.min()), int(y_all.max())
         if lo < 0 or hi >= out.shape[1]:
             raise InvalidArgumentError(
                 f"loss: the model has {out.shape[1]} outputs but the training labels go from "
