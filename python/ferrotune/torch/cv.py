@@ -55,6 +55,12 @@ class CVResult:
     histories: list[History]
     folds: list[tuple[np.ndarray, np.ndarray]] = dataclasses.field(repr=False)
 
+    def __getitem__(self, key: str) -> Any:
+        # Dict-style access too: cv["mean"], cv["scores"], ...
+        if key not in {f.name for f in dataclasses.fields(self)}:
+            raise KeyError(key)
+        return getattr(self, key)
+
     @property
     def greater_is_better(self) -> bool:
         return self.metric == "accuracy"

@@ -74,6 +74,19 @@ class History:
         return len(self.train_loss)
 
     @property
+    def train_accuracy(self) -> list[float] | None:
+        """The training metric curve when it is accuracy, else None."""
+        return self.train_metric if self.metric == "accuracy" else None
+
+    @property
+    def val_accuracy(self) -> list[float] | None:
+        return self.val_metric if self.metric == "accuracy" else None
+
+    @property
+    def test_accuracy(self) -> list[float] | None:
+        return self.test_metric if self.metric == "accuracy" else None
+
+    @property
     def final_epoch(self) -> int:
         """The epoch whose weights the model holds after ``fit``."""
         return self.best_epoch if self.restored else self.stopped_epoch
