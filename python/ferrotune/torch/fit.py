@@ -213,10 +213,10 @@ class _Source:
                     yield X[i : i + bs], y[i : i + bs]
                 return
             if self.shuffle:
+                # index_select is about twice as fast as X[idx] for small batches.
                 order = torch.randperm(n, generator=generator).to(self.device)
-                for i in range(0, n, self.batch_size):
-                    idx = order[i : i + self.batch_size]
-                    yield X[idx], y[idx]
+                for idx in order.split(self.batch_size):
+                    yield X.index_select(0, idx), y.index_select(0, idx)
             else:
                 for i in range(0, n, self.batch_size):
                     yield X[i : i + self.batch_size], y[i : i + self.batch_size]
@@ -554,8 +554,8 @@ def _run(
 
             # Train one epoch; sums stay on the device until the epoch ends.
             model.train()
-            total_loss = torch.zeros((), dtype=torch.float64, device=train.device)
-            total_correct = torch.zeros((), dtype=torch.float64, device=train.device)
+            total_loss = torch.zeros((), device=train.device)
+            total_correct = torch.zeros((), device=train.device)
             n = 0
             for xb, yb in train.batches(generator):
                 if augment is not None:
