@@ -239,6 +239,11 @@ def test_fit_bad_inputs():
         ft.torch.fit(m, (X, y), epochs=1, lr=-1.0)
     with pytest.raises(InvalidArgumentError, match="loss"):
         ft.torch.fit(m, (X, y), epochs=1, loss="hinge")
+    with pytest.raises(InvalidArgumentError, match="device"):
+        ft.torch.fit(m, (X, y), epochs=1, device="tpu-ish")
+    if not torch.cuda.is_available():
+        with pytest.raises(InvalidArgumentError, match="CUDA"):
+            ft.torch.fit(m, (X, y), epochs=1, device="cuda")
 
 
 def test_model_output_that_does_not_fit_the_loss():

@@ -376,9 +376,12 @@ def _optimizer(spec: Any, model: nn.Module, lr: float, weight_decay: float) -> A
 
 def _device(device: Any) -> torch.device:
     try:
-        return torch.device(device)
+        dev = torch.device(device)
     except (RuntimeError, TypeError) as e:
         v.bad_value("device", device, f"a torch device such as 'cpu' or 'cuda' ({e})")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        v.bad_value("device", device, "a device this machine has (CUDA is not available)")
+    return dev
 
 
 # -- the loop -------------------------------------------------------------------------------
