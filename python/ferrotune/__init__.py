@@ -10,6 +10,8 @@ True
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from . import errors
 from ._core import __version__
 
@@ -23,6 +25,25 @@ from .search import GridSearch, RandomSearch, Searcher
 from .space import Choice, Distribution, Float, Int, Normal, Space
 from .study import NoCompletedTrialError, SearchExhausted, Study, load_study
 from .trial import Trial, TrialPruned, TrialState
+
+# isort: split
+# -- PyTorch layer: folds, pruners, diagnostics; ferrotune.torch loads on first use ----------
+from .diagnose import Diagnosis, Finding, diagnose
+from .folds import KFold, StratifiedKFold, train_val_test_split
+from .pruners import MedianPruner, NopPruner, Pruner, SuccessiveHalvingPruner
+
+if TYPE_CHECKING:
+    from . import torch as torch
+
+
+def __getattr__(name: str) -> object:
+    # `import ferrotune` must not import torch: ft.torch is imported on first access.
+    if name == "torch":
+        import importlib
+
+        return importlib.import_module(".torch", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "__version__",
@@ -50,6 +71,17 @@ __all__ = [
     "GradientSearch",
     # parallel and distributed trials (issue 6)
     "MaxTrialsCallback",
+    # PyTorch layer
+    "KFold",
+    "StratifiedKFold",
+    "train_val_test_split",
+    "Pruner",
+    "NopPruner",
+    "MedianPruner",
+    "SuccessiveHalvingPruner",
+    "diagnose",
+    "Diagnosis",
+    "Finding",
 ]
 
 # Command line, plots and the HTML report (issue 7). matplotlib loads only when a plot is drawn.

@@ -18,6 +18,9 @@ __all__ = [
     "CgMinimizer",
     "GradientSearcher",
     "estimate_noise",
+    "kfold",
+    "stratified_kfold",
+    "three_way_split",
 ]
 __version__: str
 JOURNAL_FORMAT: int
@@ -153,3 +156,21 @@ class GradientSearcher:
     def active_names(self) -> list[str]: ...
     def state(self) -> str: ...
     def restore(self, text: str) -> None: ...
+
+# -- folds (rust/src/bindings/folds.rs) ----------------------------------------------------
+
+def kfold(n_samples: int, n_splits: int, seed: int | None = None) -> npt.NDArray[np.uint32]: ...
+def stratified_kfold(
+    labels: npt.NDArray[np.int64],
+    n_classes: int,
+    n_splits: int,
+    seed: int | None = None,
+) -> npt.NDArray[np.uint32]: ...
+def three_way_split(
+    n_samples: int,
+    n_val: int,
+    n_test: int,
+    seed: int,
+    labels: npt.NDArray[np.int64] | None = None,
+    n_classes: int = 0,
+) -> npt.NDArray[np.uint8]: ...

@@ -570,6 +570,10 @@ class Study:
             if trial.state is TrialState.FAILED and FerrotuneError in catch:
                 return
             raise
+        if self.pruner is not None:
+            from .pruners import check_reported  # a pruner that can never act is an error
+
+            check_reported(self, trial)
 
     def _interrupted(self) -> None:
         running = [t for t in self._trials if type(t) is Trial and t.state is _RUNNING]

@@ -5,6 +5,7 @@
 
 pub mod cg;
 pub mod error;
+pub mod folds;
 pub mod grid;
 pub mod rng;
 pub mod search;

@@ -5,6 +5,7 @@ use pyo3::prelude::*;
 
 mod cg;
 mod errors;
+mod folds;
 mod grid;
 mod search;
 mod space;
@@ -43,5 +44,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     search::register(m)?;
     store::register(m)?;
     cg::register(m)?;
+    folds::register(m)?;
     Ok(())
 }
