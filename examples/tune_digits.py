@@ -145,8 +145,11 @@ def main() -> None:
     print()
     print(ft.diagnose(study))
 
-    # ==== PLOTS: the lead wires ferrotune.plots here (figures go under runs/digits/) ====
-    # ft.plots.save_all(study, "runs/digits")
+    # Plots of the whole study (history, slices, parallel coordinates, learning curves with the
+    # early-stopping point, fold-score box plots), beside the journal.
+    plot_dir = Path(args.storage).parent / "digits-plots"
+    paths = ft.plots.plot_study(study, plot_dir)
+    print(f"\n{len(paths)} plot(s) written to {plot_dir}/")
 
     # The best configuration, retrained on all the non-test data for the mean best epoch
     # count of its folds, then scored once on the held-out test set.

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -82,6 +83,7 @@ def main() -> None:
     y_test = np.repeat(np.arange(2), n_test)
     print(f"photos: {len(X_dev)} patches for cross-validation, {len(X_test)} test patches")
 
+    Path(args.storage).parent.mkdir(parents=True, exist_ok=True)
     study = ft.Study(
         ft.RandomSearch(
             {
@@ -118,7 +120,11 @@ def main() -> None:
     print(f"its fold models on the held-out strip: test accuracy {np.mean(test_acc):.4f}")
     print()
     print(ft.diagnose(study))
-    # ==== PLOTS: the lead wires ferrotune.plots here (figures go under runs/photos/) ====
+    # Plots of the whole study (history, slices, parallel coordinates, learning curves with the
+    # early-stopping point, fold-score box plots), beside the journal.
+    plot_dir = Path(args.storage).parent / "photos-plots"
+    paths = ft.plots.plot_study(study, plot_dir)
+    print(f"\n{len(paths)} plot(s) written to {plot_dir}/")
     print(f"\nwall time {time.perf_counter() - t_start:.1f} s; study kept in {args.storage}")
 
 

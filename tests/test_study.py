@@ -233,6 +233,8 @@ def test_storage_that_is_not_a_journal(tmp_path):
         ft.Study(ft.RandomSearch(SPACE), storage=other)
     with pytest.raises(InvalidTypeError, match="storage"):
         ft.Study(ft.RandomSearch(SPACE), storage=3)
+    with pytest.raises(StorageError, match="does not exist; create it first"):
+        ft.Study(ft.RandomSearch(SPACE), storage=tmp_path / "no" / "such" / "s.db")
     assert text.read_text() == "not a database at all, just words"
 
 

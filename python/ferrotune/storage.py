@@ -213,6 +213,11 @@ def open_journal(
     if read_only or create is None:
         if not os.path.exists(path):
             raise StorageError(f"storage {path!r} does not exist")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise StorageError(
+            f"storage {path!r}: its folder {folder!r} does not exist; create it first"
+        )
     if not read_only:
         _release_in_this_process(path)
     core = _core.Journal(path, read_only=read_only, sync=sync)
