@@ -3,6 +3,7 @@
 
 use pyo3::prelude::*;
 
+mod augment;
 mod errors;
 mod grid;
 mod search;
@@ -41,5 +42,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     grid::register(m)?;
     search::register(m)?;
     store::register(m)?;
+    augment::register(m)?;
     Ok(())
 }

@@ -1,0 +1,320 @@
+//! Horizontal and vertical flips, of every image or of the images a mask selects.
+//!
+//! A flip is a copy with the index order reversed along one axis, so it runs at close to copy
+//! speed: whole rows move with `copy_from_slice`, reversed rows with a reversed iterator that
+//! the compiler turns into shuffles.
+
+use rayon::prelude::*;
+
+use super::{check_pair, pool, Dest, Draws, ImageRef, Order, Pixel, Source};
+use crate::{Error, Result};
+
+/// Which axis to reverse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Axis {
+    /// Left to right (reverses columns).
+    Horizontal,
+    /// Top to bottom (reverses rows).
+    Vertical,
+}
+
+/// For each of `n` images, whether a random flip with probability `p` happens.
+/// As in torchvision, a draw `u >= p` means "no flip", so `p = 0` never flips and `p = 1`
+/// always does.
+pub fn flip_flags(draws: &Draws, n: usize, p: f64) -> Result<Vec<bool>> {
+    if !(0.0..=1.0).contains(&p) {
+        return Err(Error::invalid("p", p, "a probability in [0, 1]"));
+    }
+    Ok((0..n).map(|i| draws.uniform(i, 0) < p).collect())
+}
+
+fn check_mask(mask: Option<&[bool]>, n: usize) -> Result<()> {
+    match mask {
+        Some(m) if m.len() != n => Err(Error::invalid(
+            "mask",
+            format!("{} values", m.len()),
+            format!("expected one per image ({n})"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Writes the flipped batch into `dst`; images where `mask` is false are copied unchanged.
+pub fn flip<T: Pixel>(
+    src: &Source<'_, T>,
+    dst: &mut Dest<'_, T>,
+    axis: Axis,
+    mask: Option<&[bool]>,
+) -> Result<()> {
+    let shape = src.shape();
+    check_pair(shape, dst.shape, true)?;
+    check_mask(mask, shape.n)?;
+    if shape.is_empty() {
+        return Ok(());
+    }
+    let order = dst.order;
+    let len = shape.image_len();
+    pool::install(|| {
+        dst.data
+            .par_chunks_mut(len)
+            .enumerate()
+            .for_each(|(i, out)| {
+                let on = mask.is_none_or(|m| m[i]);
+                let image = src.image(i);
+                match image.as_slice(order) {
+                    Some(s) if !on => out.copy_from_slice(s),
+                    Some(s) => flip_contiguous(s, out, order, image.c, image.h, image.w, axis),
+                    None => flip_strided(&image, out, order, on.then_some(axis)),
+                }
+            })
+    })
+}
+
+/// Flips the images of `batch` where `mask` is true (all when `None`), in place.
+pub fn flip_in_place<T: Pixel>(
+    batch: &mut Dest<'_, T>,
+    axis: Axis,
+    mask: Option<&[bool]>,
+) -> Result<()> {
+    let shape = batch.shape;
+    check_mask(mask, shape.n)?;
+    if shape.is_empty() {
+        return Ok(());
+    }
+    let (order, len) = (batch.order, shape.image_len());
+    pool::install(|| {
+        batch
+            .data
+            .par_chunks_mut(len)
+            .enumerate()
+            .filter(|(i, _)| mask.is_none_or(|m| m[*i]))
+            .for_each(|(_, img)| flip_image_in_place(img, order, shape.c, shape.h, shape.w, axis))
+    })
+}
+
+fn flip_contiguous<T: Pixel>(
+    src: &[T],
+    out: &mut [T],
+    order: Order,
+    c: usize,
+    h: usize,
+    w: usize,
+    axis: Axis,
+) {
+    // Rows of the stored layout: a plane row (w values) or a pixel row (w * c values).
+    let (row, px) = match order {
+        Order::Planar => (w, 1),
+        Order::Interleaved => (w * c, c),
+    };
+    let rows_per_plane = h;
+    match axis {
+        Axis::Vertical => {
+            for (k, dst_row) in out.chunks_exact_mut(row).enumerate() {
+                let (plane, y) = (k / rows_per_plane, k % rows_per_plane);
+                let from = (plane * rows_per_plane + (h - 1 - y)) * row;
+                dst_row.copy_from_slice(&src[from..from + row]);
+            }
+        }
+        Axis::Horizontal => {
+            for (dst_row, src_row) in out.chunks_exact_mut(row).zip(src.chunks_exact(row)) {
+                reverse_pixels(src_row, dst_row, px);
+            }
+        }
+    }
+}
+
+/// `dst` gets the pixels of `src` (each `px` values wide) in reverse order.
+#[inline]
+fn reverse_pixels<T: Pixel>(src: &[T], dst: &mut [T], px: usize) {
+    match px {
+        1 => {
+            for (d, s) in dst.iter_mut().zip(src.iter().rev()) {
+                *d = *s;
+            }
+        }
+        3 => {
+            for (d, s) in dst.chunks_exact_mut(3).zip(src.chunks_exact(3).rev()) {
+                d.copy_from_slice(s);
+            }
+        }
+        _ => {
+            for (d, s) in dst.chunks_exact_mut(px).zip(src.chunks_exact(px).rev()) {
+                d.copy_from_slice(s);
+            }
+        }
+    }
+}
+
+fn flip_strided<T: Pixel>(
+    image: &ImageRef<'_, T>,
+    out: &mut [T],
+    order: Order,
+    axis: Option<Axis>,
+) {
+    let (c, h, w) = (image.c, image.h, image.w);
+    let [oc, oy, ox] = order.strides(c, h, w).map(|s| s as usize);
+    for ch in 0..c {
+        for y in 0..h {
+            for x in 0..w {
+                let (sy, sx) = match axis {
+                    Some(Axis::Horizontal) => (y, w - 1 - x),
+                    Some(Axis::Vertical) => (h - 1 - y, x),
+                    None => (y, x),
+                };
+                out[ch * oc + y * oy + x * ox] = image.at(ch, sy, sx);
+            }
+        }
+    }
+}
+
+fn flip_image_in_place<T: Pixel>(
+    img: &mut [T],
+    order: Order,
+    c: usize,
+    h: usize,
+    w: usize,
+    axis: Axis,
+) {
+    let (row, px, planes) = match order {
+        Order::Planar => (w, 1, c),
+        Order::Interleaved => (w * c, c, 1),
+    };
+    match axis {
+        Axis::Horizontal => {
+            for r in img.chunks_exact_mut(row) {
+                if px == 1 {
+                    r.reverse();
+                } else {
+                    for x in 0..w / 2 {
+                        for k in 0..px {
+                            r.swap(x * px + k, (w - 1 - x) * px + k);
+                        }
+                    }
+                }
+            }
+        }
+        Axis::Vertical => {
+            for plane in img.chunks_exact_mut(row * h).take(planes) {
+                for y in 0..h / 2 {
+                    let (top, bottom) = plane.split_at_mut((h - 1 - y) * row);
+                    top[y * row..(y + 1) * row].swap_with_slice(&mut bottom[..row]);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use super::super::Shape;
+    use super::*;
+
+    fn reference(data: &[u8], s: Shape, axis: Axis, mask: &[bool]) -> Vec<u8> {
+        // Planar reference by index arithmetic.
+        let mut out = vec![0; data.len()];
+        for i in 0..s.n {
+            for c in 0..s.c {
+                for y in 0..s.h {
+                    for x in 0..s.w {
+                        let (sy, sx) = match (mask[i], axis) {
+                            (false, _) => (y, x),
+                            (true, Axis::Horizontal) => (y, s.w - 1 - x),
+                            (true, Axis::Vertical) => (s.h - 1 - y, x),
+                        };
+                        let at = |y: usize, x: usize| ((i * s.c + c) * s.h + y) * s.w + x;
+                        out[at(y, x)] = data[at(sy, sx)];
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn flips_match_index_arithmetic_in_every_layout() {
+        let s = Shape::new(3, 3, 5, 7);
+        let data = batch_u8(s, 1);
+        let mask = [true, false, true];
+        for axis in [Axis::Horizontal, Axis::Vertical] {
+            let want = reference(&data, s, axis, &mask);
+            for order in [Order::Planar, Order::Interleaved] {
+                let stored = reorder(&data, s, Order::Planar, order);
+                // Out of place.
+                let src = Source::contiguous(&stored, s, order).unwrap();
+                let mut out = vec![0u8; s.len()];
+                let mut dst = Dest::new(&mut out, s, order).unwrap();
+                flip(&src, &mut dst, axis, Some(&mask)).unwrap();
+                assert_eq!(
+                    reorder(&out, s, order, Order::Planar),
+                    want,
+                    "{axis:?} {order:?}"
+                );
+                // In place.
+                let mut inplace = stored.clone();
+                let mut dst = Dest::new(&mut inplace, s, order).unwrap();
+                flip_in_place(&mut dst, axis, Some(&mask)).unwrap();
+                assert_eq!(reorder(&inplace, s, order, Order::Planar), want);
+                // Strided source (rows padded by two columns) into either order.
+                let pw = s.w + 2;
+                let mut padded = vec![0u8; s.n * s.c * s.h * pw];
+                for (r, row) in data.chunks_exact(s.w).enumerate() {
+                    padded[r * pw..r * pw + s.w].copy_from_slice(row);
+                }
+                let strided = Source::strided(
+                    &padded,
+                    0,
+                    [
+                        (s.c * s.h * pw) as isize,
+                        (s.h * pw) as isize,
+                        pw as isize,
+                        1,
+                    ],
+                    s,
+                )
+                .unwrap();
+                assert_eq!(strided.image_order(Order::Planar), None);
+                let mut out = vec![0u8; s.len()];
+                let mut dst = Dest::new(&mut out, s, order).unwrap();
+                flip(&strided, &mut dst, axis, Some(&mask)).unwrap();
+                assert_eq!(reorder(&out, s, order, Order::Planar), want);
+            }
+        }
+    }
+
+    #[test]
+    fn flips_from_a_reversed_view() {
+        // A source that reads columns backwards (a numpy `[..., ::-1]` view): flipping it
+        // horizontally gives the original back.
+        let s = Shape::new(2, 3, 4, 6);
+        let data = batch_u8(s, 2);
+        let view = Source::strided(
+            &data,
+            s.w - 1,
+            [
+                s.image_len() as isize,
+                (s.h * s.w) as isize,
+                s.w as isize,
+                -1,
+            ],
+            s,
+        )
+        .unwrap();
+        assert_eq!(view.image_order(Order::Planar), None);
+        let mut out = vec![0u8; s.len()];
+        let mut dst = Dest::new(&mut out, s, Order::Planar).unwrap();
+        flip(&view, &mut dst, Axis::Horizontal, None).unwrap();
+        assert_eq!(out, data);
+    }
+
+    #[test]
+    fn flip_flags_follow_p() {
+        let d = Draws::new(7, 1, 0);
+        assert!(flip_flags(&d, 100, 0.0).unwrap().iter().all(|f| !f));
+        assert!(flip_flags(&d, 100, 1.0).unwrap().iter().all(|f| *f));
+        let half = flip_flags(&d, 10_000, 0.5).unwrap();
+        let k = half.iter().filter(|f| **f).count();
+        assert!((4800..5200).contains(&k), "{k}");
+        assert!(flip_flags(&d, 1, 1.5).is_err());
+    }
+}
