@@ -10,7 +10,11 @@ True
 
 from __future__ import annotations
 
-from . import errors
+# Batched image augmentation (ft.augment); imports without torch.
+from . import (
+    augment,  # noqa: E402
+    errors,
+)
 from ._core import __version__
 from .grid import Grid
 from .search import GridSearch, RandomSearch, Searcher
@@ -21,6 +25,7 @@ from .trial import Trial, TrialPruned, TrialState
 __all__ = [
     "__version__",
     "errors",
+    "augment",
     "Float",
     "Int",
     "Choice",
