@@ -518,7 +518,8 @@ impl Tile {
         }
     }
 
-    /// Hue rotation through HSV, torchvision's formulas operation for operation.
+    /// Hue rotation through HSV, torchvision's formulas operation for operation. Two simple
+    /// branch-free loops (to HSV with the shift, back to RGB) so that both vectorise.
     #[inline(always)]
     fn hue<T: Pixel>(&mut self, shift: f32) {
         let (scale_in, scale_out) = if T::INTEGER {
@@ -526,63 +527,53 @@ impl Tile {
         } else {
             (1.0, 1.0)
         };
-        for k in 0..TILE {
-            let (r, g, b) = if T::INTEGER {
-                (
-                    self.r[k] * scale_in,
-                    self.g[k] * scale_in,
-                    self.b[k] * scale_in,
-                )
-            } else {
-                (self.r[k], self.g[k], self.b[k])
-            };
+        let sixth = (1.0f64 / 6.0) as f32;
 
-            // RGB to HSV.
+        // RGB to HSV, in place: r <- h, g <- s, b <- v.
+        for k in 0..TILE {
+            let r = self.r[k] * scale_in;
+            let g = self.g[k] * scale_in;
+            let b = self.b[k] * scale_in;
             let maxc = fmax(fmax(r, g), b);
             let minc = fmin(fmin(r, g), b);
             let eqc = maxc == minc;
             let range = maxc - minc;
-            let s = range / if eqc { 1.0 } else { maxc };
-            let div = if eqc { 1.0 } else { range };
+            let s = range / select(eqc, 1.0, maxc);
+            let div = select(eqc, 1.0, range);
             let rc = (maxc - r) / div;
             let gc = (maxc - g) / div;
             let bc = (maxc - b) / div;
             let neq_r = maxc != r;
             let eq_g = maxc == g;
-            let hg = if eq_g && neq_r { (rc + 2.0) - bc } else { 0.0 };
-            let hr = if !neq_r { bc - gc } else { 0.0 };
-            let hb = if neq_r && !eq_g { (gc + 4.0) - rc } else { 0.0 };
-            let h = (hr + hg) + hb;
-            let h = frac(h * (1.0f64 / 6.0) as f32 + 1.0);
-
+            let hg = select(eq_g & neq_r, (rc + 2.0) - bc, 0.0);
+            let hr = select(!neq_r, bc - gc, 0.0);
+            let hb = select(neq_r & !eq_g, (gc + 4.0) - rc, 0.0);
+            let h = frac(((hr + hg) + hb) * sixth + 1.0);
             // The shift, with torch's remainder: fmod, then + 1 when negative.
-            let h = h + shift;
-            let m = frac(h);
-            let h = if m < 0.0 { m + 1.0 } else { m };
+            let m = frac(h + shift);
+            self.r[k] = select(m < 0.0, m + 1.0, m);
+            self.g[k] = s;
+            self.b[k] = maxc;
+        }
 
-            // HSV to RGB.
-            let v = maxc;
+        // HSV to RGB.
+        for k in 0..TILE {
+            let (h, s, v) = (self.r[k], self.g[k], self.b[k]);
             let h6 = h * 6.0;
             let i = h6.floor();
             let f = h6 - i;
-            let sector = i - 6.0 * (i * (1.0 / 6.0)).floor();
+            let sector = i - 6.0 * (i * sixth).floor();
             let sxf = s * f;
             let one_minus_s = 1.0 - s;
             let q = clamp((1.0 - sxf) * v, 0.0, 1.0);
             let t = clamp((sxf + one_minus_s) * v, 0.0, 1.0);
             let p = clamp(one_minus_s * v, 0.0, 1.0);
-            let pick = |a: [f32; 6]| {
-                let mut out = a[5];
-                for (j, val) in a.iter().enumerate().take(5).rev() {
-                    if sector == j as f32 {
-                        out = *val;
-                    }
-                }
-                out
-            };
-            let nr = pick([v, q, p, p, t, v]);
-            let ng = pick([t, v, v, q, p, p]);
-            let nb = pick([p, p, t, v, v, q]);
+            let (s0, s1, s2) = (sector == 0.0, sector == 1.0, sector == 2.0);
+            let (s3, s4) = (sector == 3.0, sector == 4.0);
+            // Sectors 0..5 pick (v,t,p), (q,v,p), (p,v,t), (p,q,v), (t,p,v), (v,p,q).
+            let nr = select(s0, v, select(s1, q, select(s2 | s3, p, select(s4, t, v))));
+            let ng = select(s0, t, select(s1 | s2, v, select(s3, q, p)));
+            let nb = select(s0 | s1, p, select(s2, t, select(s3 | s4, v, q)));
             if T::INTEGER {
                 self.r[k] = (nr * scale_out).trunc();
                 self.g[k] = (ng * scale_out).trunc();
@@ -593,6 +584,15 @@ impl Tile {
                 self.b[k] = nb;
             }
         }
+    }
+}
+
+#[inline(always)]
+fn select(c: bool, a: f32, b: f32) -> f32 {
+    if c {
+        a
+    } else {
+        b
     }
 }
 

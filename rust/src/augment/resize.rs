@@ -270,7 +270,12 @@ struct Scratch {
     mid: Vec<f32>,
     /// One output row.
     acc: Vec<f32>,
+    /// Eight input rows, column-major.
+    block: Vec<f32>,
 }
+
+/// Rows the horizontal pass handles at once: one AVX register of f32.
+const LANES: usize = 8;
 
 fn resample<T: Pixel>(
     img: &ImageRef<'_, T>,
@@ -338,17 +343,44 @@ fn resample_impl<T: Pixel>(
     } else {
         None
     };
+    scratch.block.resize(bw * LANES, 0.0);
     for ch in 0..c {
-        for r in 0..n_rows {
-            let y = top + first + r;
-            let line = &mut scratch.line[..bw];
-            load_row(img, planar, interleaved, ch, y, left, line);
-            let dst = &mut scratch.mid[(ch * n_rows + r) * ow..(ch * n_rows + r + 1) * ow];
-            if cols.identity {
-                dst.copy_from_slice(line);
-            } else {
-                horizontal(line, cols, dst);
+        if cols.identity {
+            for r in 0..n_rows {
+                let line = &mut scratch.line[..bw];
+                load_row(img, planar, interleaved, ch, top + first + r, left, line);
+                let at = (ch * n_rows + r) * ow;
+                scratch.mid[at..at + ow].copy_from_slice(line);
             }
+            continue;
+        }
+        // Eight rows at a time, stored column-major (`block[x * 8 + lane]`), so that each tap
+        // is one 8-wide multiply-add across the rows.
+        for r0 in (0..n_rows).step_by(LANES) {
+            let lanes = LANES.min(n_rows - r0);
+            for lane in 0..lanes {
+                let line = &mut scratch.line[..bw];
+                load_row(
+                    img,
+                    planar,
+                    interleaved,
+                    ch,
+                    top + first + r0 + lane,
+                    left,
+                    line,
+                );
+                for (x, v) in line.iter().enumerate() {
+                    scratch.block[x * LANES + lane] = *v;
+                }
+            }
+            let base = (ch * n_rows + r0) * ow;
+            horizontal_block(
+                &scratch.block[..bw * LANES],
+                cols,
+                &mut scratch.mid[base..],
+                ow,
+                lanes,
+            );
         }
     }
 
@@ -422,49 +454,27 @@ fn load_row<T: Pixel>(
     }
 }
 
-/// One row through the horizontal taps.
+/// The horizontal taps over eight rows stored column-major in `block`; row `lane` of the
+/// result goes to `mid[lane * ow ..]`, for the first `lanes` rows.
 #[inline(always)]
-fn horizontal(line: &[f32], cols: &Taps, dst: &mut [f32]) {
+fn horizontal_block(block: &[f32], cols: &Taps, mid: &mut [f32], ow: usize, lanes: usize) {
     let k = cols.k;
-    // Fixed tap counts let the compiler unroll the inner sum.
-    macro_rules! fixed {
-        ($k:expr) => {
-            for (i, d) in dst.iter_mut().enumerate() {
-                let s = cols.start[i];
-                let x: &[f32; $k] = line[s..s + $k].try_into().unwrap();
-                let w: &[f32; $k] = cols.weights[i * $k..(i + 1) * $k].try_into().unwrap();
-                let mut acc = 0.0f32;
-                if cols.forward {
-                    for j in 0..$k {
-                        acc = w[j].mul_add(x[j], acc);
-                    }
-                } else {
-                    for j in (0..$k).rev() {
-                        acc = w[j].mul_add(x[j], acc);
-                    }
-                }
-                *d = acc;
+    for x in 0..ow {
+        let s = cols.start[x];
+        let ws = cols.weights_of(x);
+        let mut acc = [0.0f32; LANES];
+        for n in 0..k {
+            let j = if cols.forward { n } else { k - 1 - n };
+            let w = ws[j];
+            let col: &[f32; LANES] = block[(s + j) * LANES..(s + j + 1) * LANES]
+                .try_into()
+                .unwrap();
+            for l in 0..LANES {
+                acc[l] = w.mul_add(col[l], acc[l]);
             }
-        };
-    }
-    match k {
-        1 => fixed!(1),
-        2 => fixed!(2),
-        3 => fixed!(3),
-        4 => fixed!(4),
-        5 => fixed!(5),
-        6 => fixed!(6),
-        _ => {
-            for (i, d) in dst.iter_mut().enumerate() {
-                let s = cols.start[i];
-                let (w, x) = (cols.weights_of(i), &line[s..s + k]);
-                let mut acc = 0.0f32;
-                for n in 0..k {
-                    let j = if cols.forward { n } else { k - 1 - n };
-                    acc = w[j].mul_add(x[j], acc);
-                }
-                *d = acc;
-            }
+        }
+        for (l, a) in acc.iter().enumerate().take(lanes) {
+            mid[l * ow + x] = *a;
         }
     }
 }
