@@ -240,28 +240,38 @@ fn run<T: Pixel>(
     let (order, oh, ow) = (dst.order, dst.shape.h, dst.shape.w);
     let len = dst.shape.image_len();
     pool::install(|| {
-        dst.data.par_chunks_mut(len).enumerate().for_each_init(
-            Scratch::default,
-            |scratch, (i, out)| {
-                let b = pick(i);
-                let own;
-                let plan = match shared {
-                    Some(p) => p,
-                    None => {
-                        own = Plan {
-                            rows: Taps::new(b[2], oh, antialias),
-                            cols: Taps::new(b[3], ow, antialias),
-                        };
-                        &own
-                    }
-                };
-                resample(&src.image(i), b, plan, out, order, oh, ow, scratch);
-            },
-        )
+        dst.data
+            .par_chunks_mut(len)
+            .enumerate()
+            .for_each(|(i, out)| {
+                SCRATCH.with(|cell| {
+                    let scratch = &mut *cell.borrow_mut();
+                    let b = pick(i);
+                    let own;
+                    let plan = match shared {
+                        Some(p) => p,
+                        None => {
+                            own = Plan {
+                                rows: Taps::new(b[2], oh, antialias),
+                                cols: Taps::new(b[3], ow, antialias),
+                            };
+                            &own
+                        }
+                    };
+                    resample(&src.image(i), b, plan, out, order, oh, ow, scratch);
+                })
+            })
     })
 }
 
-/// Buffers reused across the images one task handles.
+thread_local! {
+    /// Each thread's buffers, kept across images and calls: a fresh buffer per image would
+    /// cost page faults and zeroing comparable to the resampling itself.
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
+
+/// Buffers reused across the images one thread handles. Every element a pass reads was
+/// written by the pass before it, so they are grown but never cleared.
 #[derive(Default)]
 struct Scratch {
     /// One input row per channel, as f32.
@@ -327,23 +337,21 @@ fn resample_impl<T: Pixel>(
     let [top, left, _bh, bw] = b;
     let c = img.c;
     let (rows, cols) = (&plan.rows, &plan.cols);
-
     // The input rows the vertical pass reads.
     let first = rows.start[0];
     let last = rows.start[oh - 1] + rows.k;
     let n_rows = last - first;
 
     // Horizontal pass: each needed row of each channel, into `mid` (c x n_rows x ow).
-    scratch.mid.clear();
-    scratch.mid.resize(c * n_rows * ow, 0.0);
-    scratch.line.resize(bw, 0.0);
+    grow(&mut scratch.mid, c * n_rows * ow);
+    grow(&mut scratch.line, bw);
     let planar = img.as_slice(Order::Planar);
     let interleaved = if planar.is_none() {
         img.as_slice(Order::Interleaved)
     } else {
         None
     };
-    scratch.block.resize(bw * LANES, 0.0);
+    grow(&mut scratch.block, bw * LANES);
     for ch in 0..c {
         if cols.identity {
             for r in 0..n_rows {
@@ -385,7 +393,7 @@ fn resample_impl<T: Pixel>(
     }
 
     // Vertical pass: whole rows at a time, rounded into the output.
-    scratch.acc.resize(ow, 0.0);
+    grow(&mut scratch.acc, ow);
     let [oc, oy, ox] = order.strides(c, oh, ow).map(|s| s as usize);
     for ch in 0..c {
         let plane = &scratch.mid[ch * n_rows * ow..(ch + 1) * n_rows * ow];
@@ -422,6 +430,12 @@ fn resample_impl<T: Pixel>(
                 }
             }
         }
+    }
+}
+
+fn grow(v: &mut Vec<f32>, len: usize) {
+    if v.len() < len {
+        v.resize(len, 0.0);
     }
 }
 
