@@ -425,8 +425,8 @@ def adjust_contrast(
 
     >>> import numpy as np
     >>> x = np.zeros((1, 3, 2, 2), np.uint8); x[..., 0, 0] = 200
-    >>> int(adjust_contrast(x, 0.0)[0, 0, 1, 1])
-    50
+    >>> int(adjust_contrast(x, 0.0)[0, 0, 1, 1])  # floor(199 / 4), the mean gray
+    49
     """
     return _color(batch, 1, "factor (contrast)", factor, layout, out, inplace)
 
@@ -603,8 +603,8 @@ def to_float(batch: Any, *, layout: str = "nchw", out: Any = None) -> Any:
     """``uint8`` to ``float32`` in [0, 1] (``x / 255``); a ``float32`` batch is returned as is.
 
     >>> import numpy as np
-    >>> to_float(np.array([0, 51, 255], np.uint8).reshape(1, 3, 1, 1)).ravel()
-    array([0. , 0.2, 1. ], dtype=float32)
+    >>> to_float(np.array([0, 51, 255], np.uint8).reshape(1, 3, 1, 1)).ravel().tolist()
+    [0.0, 0.20000001788139343, 1.0]
     """
     b = _Batch(batch, layout)
     if b.view.dtype == np.float32 and out is None:

@@ -15,6 +15,9 @@
 //! in L1, and the result is stored once. Contrast needs the mean gray level of the image as it
 //! stands just before it, so each contrast in the sequence costs one extra pass that only
 //! sums; an image never needs a batch-sized temporary.
+//!
+//! The fast path needs AVX2 and FMA (x86-64 since 2013) or any aarch64 CPU; older x86 CPUs get
+//! the same results through a software `fma`, several times slower.
 
 use rayon::prelude::*;
 

@@ -3,6 +3,11 @@
 //! A flip is a copy with the index order reversed along one axis, so it runs at close to copy
 //! speed: whole rows move with `copy_from_slice`, reversed rows with a reversed iterator that
 //! the compiler turns into shuffles.
+//!
+//! TODO: stores go through the cache, so a flip moves about three bytes per byte copied (read,
+//! read-for-ownership, write) where a large `memcpy` streams with non-temporal stores; float32
+//! batches far larger than the cache therefore flip at less than half of `numpy.copyto`'s
+//! bandwidth. Streaming stores (`_mm256_stream_*`) for outputs above the L3 size would fix it.
 
 use rayon::prelude::*;
 
