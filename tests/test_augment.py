@@ -333,6 +333,8 @@ def test_collate_and_loader_wrapper():
     assert [tuple(b[0].shape) for b in wrapped] == [(8, 3, 10, 10)] * 2
 
 
+# Python 3.12+ warns about fork() in a threaded process; forking is the point of these tests.
+@pytest.mark.filterwarnings("ignore:.*fork.*:DeprecationWarning")
 def test_dataloader_workers_do_not_deadlock():
     data = torch.utils.data.TensorDataset(torch.from_numpy(images(n=32, h=24, w=24)))
     collate = A.Collate(A.Compose([A.RandomResizedCrop(16), A.ColorJitter(0.4)], seed=3))
@@ -350,6 +352,7 @@ def test_dataloader_workers_do_not_deadlock():
     assert not torch.equal(batches[0], batches[1])
 
 
+@pytest.mark.filterwarnings("ignore:.*fork.*:DeprecationWarning")
 def test_fork_safety_with_a_real_fork():
     x = images(n=16, h=32, w=32)
     A.ColorJitter(0.4, 0.4, 0.4, 0.1, seed=0)(x)  # warm the pool in the parent
