@@ -142,6 +142,15 @@ def test_flips_match_numpy():
         np.testing.assert_array_equal(y, x[:, :, ::-1])
 
 
+def test_large_flips_match_numpy():
+    # Above 16 MiB of output, horizontal flips use streaming stores.
+    for shape, dtype in (((6, 3, 512, 512), np.float32), ((22, 3, 512, 500), np.uint8)):
+        x = images(*shape, dtype=dtype)
+        np.testing.assert_array_equal(A.hflip(x), x[..., ::-1])
+        out = np.empty_like(x)
+        np.testing.assert_array_equal(A.hflip(x, out=out), x[..., ::-1])
+
+
 def test_random_flips_are_per_image():
     x = images(n=64, h=4, w=5)
     assert np.array_equal(A.RandomHorizontalFlip(0.0, seed=1)(x), x)

@@ -59,6 +59,7 @@ pub fn flip<T: Pixel>(
     }
     let order = dst.order;
     let len = shape.image_len();
+    let stream = shape.len() * std::mem::size_of::<T>() > STREAM_ABOVE;
     pool::install(|| {
         dst.data
             .par_chunks_mut(len)
@@ -66,9 +67,10 @@ pub fn flip<T: Pixel>(
             .for_each(|(i, out)| {
                 let on = mask.is_none_or(|m| m[i]);
                 let image = src.image(i);
+                let (c, h, w) = (image.c, image.h, image.w);
                 match image.as_slice(order) {
                     Some(s) if !on => out.copy_from_slice(s),
-                    Some(s) => flip_contiguous(s, out, order, image.c, image.h, image.w, axis),
+                    Some(s) => flip_contiguous(s, out, order, c, h, w, axis, stream),
                     None => flip_strided(&image, out, order, on.then_some(axis)),
                 }
             })
@@ -97,6 +99,10 @@ pub fn flip_in_place<T: Pixel>(
     })
 }
 
+/// Output bytes above which horizontal flips bypass the cache: the result would not stay in
+/// it anyway, and streaming stores skip the read-for-ownership of every output line.
+const STREAM_ABOVE: usize = 16 << 20;
+
 fn flip_contiguous<T: Pixel>(
     src: &[T],
     out: &mut [T],
@@ -105,9 +111,21 @@ fn flip_contiguous<T: Pixel>(
     h: usize,
     w: usize,
     axis: Axis,
+    stream: bool,
 ) {
     #[cfg(target_arch = "x86_64")]
     {
+        let size = std::mem::size_of::<T>();
+        if stream
+            && order == Order::Planar
+            && axis == Axis::Horizontal
+            && (size == 1 || size == 4)
+            && std::is_x86_feature_detected!("avx2")
+        {
+            // SAFETY: the CPU has AVX2; the function checks bounds and alignment itself.
+            unsafe { streaming::hflip_rows(src, out, w) };
+            return;
+        }
         if std::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU has the feature the function is compiled for.
             unsafe { flip_contiguous_avx2(src, out, order, c, h, w, axis) };
@@ -194,6 +212,52 @@ fn reverse_chunked<T: Pixel, const L: usize>(src: &[T], dst: &mut [T]) {
     }
     for k in i..n {
         dst[k] = src[n - 1 - k];
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod streaming {
+    use std::arch::x86_64::*;
+
+    use super::Pixel;
+
+    /// Reverses each `w`-wide row of `src` into `dst`, 32 bytes at a time with non-temporal
+    /// stores (elements of 1 or 4 bytes; rows whose width or address does not fit the blocks
+    /// are reversed plainly), then fences so the stores are visible in order.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn hflip_rows<T: Pixel>(src: &[T], dst: &mut [T], w: usize) {
+        let size = std::mem::size_of::<T>();
+        let per = 32 / size;
+        let words = _mm256_setr_epi32(7, 6, 5, 4, 3, 2, 1, 0);
+        let bytes = _mm256_setr_epi8(
+            15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 15, 14, 13, 12, 11, 10, 9, 8, 7,
+            6, 5, 4, 3, 2, 1, 0,
+        );
+        for (s, d) in src.chunks_exact(w).zip(dst.chunks_exact_mut(w)) {
+            if !w.is_multiple_of(per) || !(d.as_ptr() as usize).is_multiple_of(32) {
+                for (x, v) in d.iter_mut().enumerate() {
+                    *v = s[w - 1 - x];
+                }
+                continue;
+            }
+            // Read the source forwards (prefetchers follow ascending streams) and write the
+            // mirrored, aligned destination blocks.
+            for j in (0..w).step_by(per) {
+                let block = &s[j..j + per];
+                let target = &mut d[w - j - per..w - j];
+                // SAFETY: both ranges hold exactly 32 bytes (checked by the slicing above);
+                // `target` is 32-byte aligned because the row is and w is a multiple of `per`.
+                let v = _mm256_loadu_si256(block.as_ptr() as *const __m256i);
+                let r = if size == 4 {
+                    _mm256_permutevar8x32_epi32(v, words)
+                } else {
+                    let b = _mm256_shuffle_epi8(v, bytes);
+                    _mm256_permute2x128_si256(b, b, 0x01)
+                };
+                _mm256_stream_si256(target.as_mut_ptr() as *mut __m256i, r);
+            }
+        }
+        _mm_sfence();
     }
 }
 
