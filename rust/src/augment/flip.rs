@@ -4,10 +4,9 @@
 //! speed: whole rows move with `copy_from_slice`, reversed rows with a reversed iterator that
 //! the compiler turns into shuffles.
 //!
-//! TODO: stores go through the cache, so a flip moves about three bytes per byte copied (read,
-//! read-for-ownership, write) where a large `memcpy` streams with non-temporal stores; float32
-//! batches far larger than the cache therefore flip at less than half of `numpy.copyto`'s
-//! bandwidth. Streaming stores (`_mm256_stream_*`) for outputs above the L3 size would fix it.
+//! Outputs larger than the cache (above [`STREAM_ABOVE`]) take non-temporal stores for
+//! horizontal flips of planar 1- and 4-byte data, which skips the read-for-ownership of every
+//! output line; the other cases store through the cache.
 
 use rayon::prelude::*;
 
@@ -222,8 +221,7 @@ mod streaming {
     use super::Pixel;
 
     /// Reverses each `w`-wide row of `src` into `dst`, 32 bytes at a time with non-temporal
-    /// stores (elements of 1 or 4 bytes; rows whose width or address does not fit the blocks
-    /// are reversed plainly), then fences so the stores are visible in order.
+    /// stores (elements of 1 or 4 bytes), then fences so the stores are visible in order.
     #[target_feature(enable = "avx2")]
     pub(super) unsafe fn hflip_rows<T: Pixel>(src: &[T], dst: &mut [T], w: usize) {
         let size = std::mem::size_of::<T>();
@@ -234,19 +232,22 @@ mod streaming {
             6, 5, 4, 3, 2, 1, 0,
         );
         for (s, d) in src.chunks_exact(w).zip(dst.chunks_exact_mut(w)) {
-            if !w.is_multiple_of(per) || !(d.as_ptr() as usize).is_multiple_of(32) {
-                for (x, v) in d.iter_mut().enumerate() {
-                    *v = s[w - 1 - x];
-                }
-                continue;
+            // Destination blocks start where the row meets a 32-byte boundary; the few values
+            // before the first and after the last block take plain stores.
+            let misaligned = (d.as_ptr() as usize) % 32;
+            let head = (((32 - misaligned) % 32) / size).min(w);
+            let blocks = (w - head) / per;
+            for x in (0..head).chain(head + blocks * per..w) {
+                d[x] = s[w - 1 - x];
             }
-            // Read the source forwards (prefetchers follow ascending streams) and write the
-            // mirrored, aligned destination blocks.
-            for j in (0..w).step_by(per) {
-                let block = &s[j..j + per];
-                let target = &mut d[w - j - per..w - j];
-                // SAFETY: both ranges hold exactly 32 bytes (checked by the slicing above);
-                // `target` is 32-byte aligned because the row is and w is a multiple of `per`.
+            // Last block first, so the source is read forwards (prefetchers follow ascending
+            // streams).
+            for k in (0..blocks).rev() {
+                let p = head + k * per;
+                let block = &s[w - p - per..w - p];
+                let target = &mut d[p..p + per];
+                // SAFETY: both ranges hold exactly 32 bytes (checked by the slicing above) and
+                // `target` starts on a 32-byte boundary (`head` puts it there).
                 let v = _mm256_loadu_si256(block.as_ptr() as *const __m256i);
                 let r = if size == 4 {
                     _mm256_permutevar8x32_epi32(v, words)
