@@ -4,7 +4,7 @@
 //! speed: whole rows move with `copy_from_slice`, reversed rows with a reversed iterator that
 //! the compiler turns into shuffles.
 //!
-//! Outputs larger than the cache (above [`STREAM_ABOVE`]) take non-temporal stores for
+//! Outputs larger than the cache (above `STREAM_ABOVE`) take non-temporal stores for
 //! horizontal flips of planar 1- and 4-byte data, which skips the read-for-ownership of every
 //! output line; the other cases store through the cache.
 

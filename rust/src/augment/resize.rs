@@ -14,8 +14,10 @@
 //! one unit of torch's fixed-point `uint8` kernel.
 //!
 //! Known limits, for whoever picks this up next:
-//! - TODO: `uint8` runs the `f32` path; torch's AVX2 fixed-point kernel (int16 weights, a
-//!   `uint8` intermediate) is about as fast, so a fixed-point path here is the way past it.
+//! - TODO: `uint8` runs the `f32` path and costs as much as `float32`; torch's AVX2
+//!   fixed-point kernel (int16 weights, a `uint8` intermediate) is about as fast. Most of the
+//!   time goes to moving rows into and out of the 8-row column-major blocks one value at a
+//!   time; 8x8 register transposes there, or a fixed-point path, are the ways past it.
 //! - Work is split across images only: one very large image uses one thread.
 //! - Without antialias torch computes the source position sometimes with one rounding and
 //!   sometimes with two (its code paths differ); ours is the single rounding of
