@@ -10,11 +10,7 @@ True
 
 from __future__ import annotations
 
-# Batched image augmentation (ft.augment); imports without torch.
-from . import (
-    augment,  # noqa: E402
-    errors,
-)
+from . import augment, errors  # augment: batched image augmentation, imports without torch
 from ._core import __version__
 from .grid import Grid
 from .search import GridSearch, RandomSearch, Searcher
