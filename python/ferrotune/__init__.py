@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import errors
+from . import augment, errors  # augment: batched image augmentation, imports without torch
 from ._core import __version__
 
 # gradient search (conjugate gradients): minimize() and the GradientSearch searcher
@@ -48,6 +48,7 @@ def __getattr__(name: str) -> object:
 __all__ = [
     "__version__",
     "errors",
+    "augment",
     "Float",
     "Int",
     "Choice",

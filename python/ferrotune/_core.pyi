@@ -21,6 +21,17 @@ __all__ = [
     "kfold",
     "stratified_kfold",
     "three_way_split",
+    "augment_flip",
+    "augment_color",
+    "augment_resize",
+    "augment_resized_crop",
+    "augment_normalize",
+    "augment_sample_jitter",
+    "augment_sample_boxes",
+    "augment_flip_flags",
+    "augment_num_threads",
+    "augment_set_num_threads",
+    "AUGMENT_THREADS_ENV",
 ]
 __version__: str
 JOURNAL_FORMAT: int
@@ -174,3 +185,51 @@ def three_way_split(
     labels: npt.NDArray[np.int64] | None = None,
     n_classes: int = 0,
 ) -> npt.NDArray[np.uint8]: ...
+
+# --- augmentation (ferrotune/augment.py; rust/src/bindings/augment.rs) ---
+# Batches are 4-D uint8 or float32 arrays in logical (N, C, H, W) order with any strides;
+# `dst` is a writable array contiguous in NCHW or NHWC memory order, or None for in place.
+
+AUGMENT_THREADS_ENV: str
+
+def augment_flip(
+    src: np.ndarray, dst: np.ndarray | None, horizontal: bool, mask: np.ndarray | None = None
+) -> None: ...
+def augment_color(
+    src: np.ndarray, dst: np.ndarray | None, codes: np.ndarray, factors: np.ndarray
+) -> None: ...
+def augment_resize(src: np.ndarray, dst: np.ndarray, antialias: bool) -> None: ...
+def augment_resized_crop(
+    src: np.ndarray, dst: np.ndarray, boxes: np.ndarray, antialias: bool
+) -> None: ...
+def augment_normalize(
+    src: np.ndarray,
+    dst: np.ndarray | None,
+    mean: list[float] | None = None,
+    std: list[float] | None = None,
+) -> None: ...
+def augment_sample_jitter(
+    seed: int,
+    stream: int,
+    call: int,
+    n: int,
+    ranges: tuple[
+        tuple[float, float] | None,
+        tuple[float, float] | None,
+        tuple[float, float] | None,
+        tuple[float, float] | None,
+    ],
+) -> tuple[np.ndarray, np.ndarray]: ...
+def augment_sample_boxes(
+    seed: int,
+    stream: int,
+    call: int,
+    n: int,
+    h: int,
+    w: int,
+    scale: tuple[float, float],
+    ratio: tuple[float, float],
+) -> np.ndarray: ...
+def augment_flip_flags(seed: int, stream: int, call: int, n: int, p: float) -> np.ndarray: ...
+def augment_num_threads() -> int: ...
+def augment_set_num_threads(n: int | None = None) -> None: ...

@@ -3,6 +3,7 @@
 //! Everything here is plain Rust with no Python in it; the Python bindings live in
 //! [`bindings`] and are compiled only with the `python` feature.
 
+pub mod augment;
 pub mod cg;
 pub mod error;
 pub mod folds;

@@ -3,6 +3,7 @@
 
 use pyo3::prelude::*;
 
+mod augment;
 mod cg;
 mod errors;
 mod folds;
@@ -45,5 +46,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     store::register(m)?;
     cg::register(m)?;
     folds::register(m)?;
+    augment::register(m)?;
     Ok(())
 }
