@@ -35,30 +35,6 @@ def patches(image: np.ndarray, n: int, size: int, x_range: tuple[float, float], 
     return (out.transpose(0, 3, 1, 2) / 255.0).astype(np.float32)
 
 
-def flip_and_jitter(batch: torch.Tensor, strength: float = 0.2) -> torch.Tensor:
-    """Random horizontal flips and per-image brightness, contrast and saturation jitter
-    (factors in [1 - strength, 1 + strength]), in plain torch ops.
-
-    TODO: switch to ferrotune.augment's batched Rust transforms (flip and ColorJitter with
-    torchvision semantics) once that module is merged.
-    """
-    n = batch.shape[0]
-    dev = batch.device
-    flip = torch.rand(n, device=dev) < 0.5
-    out = torch.where(flip[:, None, None, None], batch.flip(3), batch)
-
-    def factor() -> torch.Tensor:
-        return 1 + (torch.rand(n, 1, 1, 1, device=dev) * 2 - 1) * strength
-
-    out = (out * factor()).clamp(0, 1)  # brightness
-    gray = (0.2989 * out[:, 0] + 0.587 * out[:, 1] + 0.114 * out[:, 2]).unsqueeze(1)
-    mean = gray.mean((1, 2, 3), keepdim=True)
-    c = factor()
-    out = (c * out + (1 - c) * mean).clamp(0, 1)  # contrast
-    s = factor()
-    return (s * out + (1 - s) * gray).clamp(0, 1)  # saturation
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--trials", type=int, default=8)
@@ -107,7 +83,12 @@ def main() -> None:
         epochs=args.epochs,
         batch_size=32,
         early_stopping=ft.torch.EarlyStopping("val_loss", patience=4),
-        augment=flip_and_jitter,
+        # Per-image random flips and colour jitter (its own factors and order for each
+        # image), batched in Rust: torchvision's ColorJitter semantics.
+        augment=ft.augment.Compose(
+            [ft.augment.RandomHorizontalFlip(0.5), ft.augment.ColorJitter(0.2, 0.2, 0.2)],
+            seed=args.seed,
+        ),
         test=(X_test, y_test),
         seed=args.seed,
     )
