@@ -17,6 +17,16 @@ fn poisoned() -> PyErr {
     Error::Internal("searcher lock poisoned".into()).into()
 }
 
+/// The state machine behind a searcher binding, locked.
+fn locked<T>(state: &Mutex<T>) -> PyResult<std::sync::MutexGuard<'_, T>> {
+    state.lock().map_err(|_| poisoned())
+}
+
+/// `state()` of an id-walking searcher binding: its JSON text.
+fn state_json<T: IdWalker>(state: &Mutex<T>) -> PyResult<String> {
+    locked(state)?.to_json().into_py_result()
+}
+
 /// `(id, params)`, or None while waiting; `exhausted` tells the two "no point" cases apart.
 #[pyclass(name = "RandomSearcher", module = "ferrotune._core", frozen)]
 pub(crate) struct PyRandomSearcher {
@@ -38,7 +48,7 @@ impl PyRandomSearcher {
     /// The next `(id, params)`.
     fn ask<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyTuple>>> {
         let (ask, seed, seq) = {
-            let mut s = self.state.lock().map_err(|_| poisoned())?;
+            let mut s = locked(&self.state)?;
             (s.ask(), s.seed, s.sequence)
         };
         let Ask::Point(id) = ask else { return Ok(None) };
@@ -68,28 +78,23 @@ impl PyRandomSearcher {
         gradient: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<bool> {
         let _ = (value, gradient);
-        Ok(self.state.lock().map_err(|_| poisoned())?.tell(id))
+        Ok(locked(&self.state)?.tell(id))
     }
 
     /// Hands `id` out again at the next ask.
     fn requeue(&self, id: u64) -> PyResult<()> {
-        self.state.lock().map_err(|_| poisoned())?.requeue(id);
+        locked(&self.state)?.requeue(id);
         Ok(())
     }
 
     /// The state as JSON text.
     fn state(&self) -> PyResult<String> {
-        self.state
-            .lock()
-            .map_err(|_| poisoned())?
-            .to_json()
-            .into_py_result()
+        state_json(&self.state)
     }
 
     /// Restores a state from `state()`.
     fn restore(&self, text: &str) -> PyResult<()> {
-        let restored = RandomSearcher::from_json(text).into_py_result()?;
-        *self.state.lock().map_err(|_| poisoned())? = restored;
+        *locked(&self.state)? = RandomSearcher::from_json(text).into_py_result()?;
         Ok(())
     }
 }
@@ -116,7 +121,7 @@ impl PyGridSearcher {
     /// The next `(id, params)`, or None when none is left to hand out now.
     fn ask<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyTuple>>> {
         let (ask, index) = {
-            let mut s = self.state.lock().map_err(|_| poisoned())?;
+            let mut s = locked(&self.state)?;
             let ask = s.ask();
             let index = match ask {
                 Ask::Point(id) => s.point_index(id),
@@ -135,7 +140,7 @@ impl PyGridSearcher {
     /// True once every point has been handed out and told.
     #[getter]
     fn exhausted(&self) -> PyResult<bool> {
-        let mut s = self.state.lock().map_err(|_| poisoned())?.clone();
+        let mut s = locked(&self.state)?.clone();
         Ok(s.ask() == Ask::Done)
     }
 
@@ -148,25 +153,24 @@ impl PyGridSearcher {
         gradient: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<bool> {
         let _ = (value, gradient);
-        Ok(self.state.lock().map_err(|_| poisoned())?.tell(id))
+        Ok(locked(&self.state)?.tell(id))
     }
 
+    /// Hands `id` out again at the next ask.
     fn requeue(&self, id: u64) -> PyResult<()> {
-        self.state.lock().map_err(|_| poisoned())?.requeue(id);
+        locked(&self.state)?.requeue(id);
         Ok(())
     }
 
+    /// The state as JSON text.
     fn state(&self) -> PyResult<String> {
-        self.state
-            .lock()
-            .map_err(|_| poisoned())?
-            .to_json()
-            .into_py_result()
+        state_json(&self.state)
     }
 
+    /// Restores a state from `state()`, refusing one saved for a grid of another size.
     fn restore(&self, text: &str) -> PyResult<()> {
         let restored = GridSearcher::from_json(text).into_py_result()?;
-        let mut s = self.state.lock().map_err(|_| poisoned())?;
+        let mut s = locked(&self.state)?;
         if restored.n != s.n {
             return Err(Error::State(format!(
                 "the saved grid search had {} points, this grid has {}",
