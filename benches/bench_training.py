@@ -121,15 +121,15 @@ _AUGMENT: list[Any] = []
 
 
 def _augment(batch: Any) -> Any:
-    """The digits example's mild rescale-and-shift augmentation (imported once)."""
+    """The digits example's mild zoom augmentation (ferrotune.augment, built once)."""
     if not _AUGMENT:
         import sys
         from pathlib import Path
 
         sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
-        from tune_digits import random_rescale_shift
+        from tune_digits import RandomZoom
 
-        _AUGMENT.append(random_rescale_shift)
+        _AUGMENT.append(RandomZoom(seed=0))
     return _AUGMENT[0](batch)
 
 
