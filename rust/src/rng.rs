@@ -127,6 +127,17 @@ impl SampleStream {
             row.wrapping_add(draw.wrapping_add(1).wrapping_mul(GOLDEN)),
         ))
     }
+
+    /// Draws `2 * pair` and `2 * pair + 1` of a sample at 32-bit resolution (as fine as a
+    /// Sobol point's), both from one mix: half the cost of two [`SampleStream::uniform`].
+    #[inline]
+    pub fn uniform_pair(row: u64, pair: u64) -> (f64, f64) {
+        let bits = splitmix64(row.wrapping_add(pair.wrapping_add(1).wrapping_mul(GOLDEN)));
+        const SCALE: f64 = 1.0 / 4_294_967_296.0;
+        let hi = ((bits >> 32) as i64) as f64;
+        let lo = ((bits & 0xFFFF_FFFF) as i64) as f64;
+        ((hi + 0.5) * SCALE, (lo + 0.5) * SCALE)
+    }
 }
 
 #[cfg(test)]

@@ -530,8 +530,12 @@ impl Space {
 
     fn uniforms(&self, stream: &SampleStream, index: u64, u: &mut [f64]) {
         let row = stream.row(index);
-        for (j, x) in u.iter_mut().enumerate() {
-            *x = SampleStream::uniform(row, j as u64);
+        for (pair, x) in u.chunks_mut(2).enumerate() {
+            let (a, b) = SampleStream::uniform_pair(row, pair as u64);
+            x[0] = a;
+            if let Some(second) = x.get_mut(1) {
+                *second = b;
+            }
         }
     }
 
