@@ -33,7 +33,8 @@ def _start(script: str, *args: str) -> subprocess.Popen[str]:
     line = proc.stdout.readline()
     if line.strip() != "ready":
         proc.kill()
-        raise AssertionError(f"{script} did not start: {line!r} {proc.stderr.read()}")
+        _, err = proc.communicate(timeout=10)  # reads and closes both pipes
+        raise AssertionError(f"{script} did not start: {line!r} {err}")
     return proc
 
 
@@ -102,6 +103,8 @@ def test_killed_drivers_lose_nothing_and_resume_to_exactly_n(journal_path, n_job
         proc = _start("_crash_driver.py", str(journal_path), str(n_jobs), str(total))
         time.sleep(rng.uniform(0.05, 0.5))
         if proc.poll() is not None:
+            # It finished before the kill: collect its output so that its pipes are closed.
+            proc.communicate(timeout=10)
             break
         _kill(proc)
         kills += 1

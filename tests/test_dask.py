@@ -151,6 +151,7 @@ def cli_cluster(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(HERE))
     file = tmp_path / "scheduler.json"
     procs = []
+    pids: set[int] = set()  # worker processes, stopped by id at the end
     try:
         procs.append(
             subprocess.Popen(
@@ -176,7 +177,7 @@ def cli_cluster(tmp_path):
         )  # fmt: skip
         client = distributed.Client(scheduler_file=str(file), timeout=30)
         client.wait_for_workers(2, timeout=30)
-        pids = set(client.run(os.getpid).values())
+        pids |= set(client.run(os.getpid).values())
         try:
             yield client
         finally:
