@@ -132,12 +132,28 @@ impl SampleStream {
     /// Sobol point's), both from one mix: half the cost of two [`SampleStream::uniform`].
     #[inline]
     pub fn uniform_pair(row: u64, pair: u64) -> (f64, f64) {
-        let bits = splitmix64(row.wrapping_add(pair.wrapping_add(1).wrapping_mul(GOLDEN)));
-        const SCALE: f64 = 1.0 / 4_294_967_296.0;
-        let hi = ((bits >> 32) as i64) as f64;
-        let lo = ((bits & 0xFFFF_FFFF) as i64) as f64;
-        ((hi + 0.5) * SCALE, (lo + 0.5) * SCALE)
+        let bits = SampleStream::pair_bits(row, pair);
+        (unit32((bits >> 32) as u32), unit32(bits as u32))
     }
+
+    /// The 64 bits behind [`SampleStream::uniform_pair`]: the high half gives the first
+    /// uniform, the low half the second (see [`unit32`]).
+    #[inline(always)]
+    pub fn pair_bits(row: u64, pair: u64) -> u64 {
+        splitmix64(row.wrapping_add(pair.wrapping_add(1).wrapping_mul(GOLDEN)))
+    }
+}
+
+/// `(x + 0.5) / 2^32`, the midpoint of the x-th of 2^32 equal cells of (0, 1), exactly.
+///
+/// Built in the bits of a double in [1, 2) (x and the half go into the top 33 mantissa bits)
+/// minus one, which is exact: integer operations and one subtraction, so that loops over
+/// many values vectorise even where the instruction set has no integer-to-double conversion
+/// for 64-bit lanes.
+#[inline(always)]
+pub fn unit32(x: u32) -> f64 {
+    const ONE: u64 = 0x3FF0_0000_0000_0000;
+    f64::from_bits(ONE | (u64::from(x) << 20) | (1 << 19)) - 1.0
 }
 
 #[cfg(test)]
@@ -163,6 +179,14 @@ mod tests {
             "correlated draws: {cross}"
         );
         assert_ne!(SampleStream::new(1).row(0), SampleStream::new(2).row(0));
+    }
+
+    #[test]
+    fn unit32_is_the_cell_midpoint() {
+        for x in [0u32, 1, 2, 12_345, 1 << 31, u32::MAX - 1, u32::MAX] {
+            assert_eq!(unit32(x), (f64::from(x) + 0.5) / 4_294_967_296.0, "x={x}");
+        }
+        assert!(unit32(0) > 0.0 && unit32(u32::MAX) < 1.0);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! Point `i` is the Gray-code point `gray(i) = i ^ (i >> 1)`, so walking forward costs one XOR
 //! per coordinate, and any point can also be computed on its own.
 
-use crate::rng::Philox;
+use crate::rng::{unit32, Philox};
 use crate::sobol_table::{MAX_DEGREE, MAX_DIMS, MINIT, POLY};
 
 const BITS: usize = 32;
@@ -111,13 +111,14 @@ impl Sobol {
             sobol: self,
             state,
             index: start,
+            flips: Vec::new(),
         }
     }
 }
 
 #[inline]
 fn to_unit(x: u32) -> f64 {
-    (f64::from(x) + 0.5) * (1.0 / 4_294_967_296.0)
+    unit32(x)
 }
 
 /// Walks the sequence forward one point at a time with one XOR per coordinate.
@@ -125,6 +126,8 @@ pub struct SobolWalker<'a> {
     sobol: &'a Sobol,
     state: Vec<u32>,
     index: u64,
+    /// Scratch of [`SobolWalker::next_columns`]: the bit each step flips (`BITS`: none).
+    flips: Vec<usize>,
 }
 
 impl SobolWalker<'_> {
@@ -134,12 +137,56 @@ impl SobolWalker<'_> {
         for (o, &x) in out.iter_mut().zip(&self.state) {
             *o = to_unit(x);
         }
+        self.advance();
+    }
+
+    /// Writes the next `rows` points column-major as uniforms in (0, 1): coordinate j of the
+    /// r-th point goes to `cols[j * stride + r]` (`rows <= stride`, `cols` at least
+    /// `dims * stride` long). The same values as `rows` calls of [`SobolWalker::next_into`].
+    pub fn next_columns(&mut self, cols: &mut [f64], stride: usize, rows: usize) {
+        // Which direction number each step flips: shared by every column, worked out once.
+        self.flips.clear();
+        self.flips.extend((1..=rows as u64).map(|r| {
+            let k = self.index.wrapping_add(r).trailing_zeros() as usize;
+            k.min(BITS)
+        }));
+
+        // One column at a time: a short dependent chain per value, with no inner loop. The
+        // coordinate is walked inside the bits of the double 1 + unit32(x) (x in the top 32
+        // mantissa bits, the half cell below it), so a step is one XOR and one store, and the
+        // one is taken off in a second, vectorised pass.
+        const ONE_AND_HALF_CELL: u64 = 0x3FF0_0000_0000_0000 | (1 << 19);
+        for (j, x0) in self.state.iter_mut().enumerate() {
+            let mut dirs = [0u64; BITS + 1];
+            for (d, &v) in dirs
+                .iter_mut()
+                .zip(&self.sobol.dirs[j * BITS..(j + 1) * BITS])
+            {
+                *d = u64::from(v) << 20;
+            }
+            let col = &mut cols[j * stride..j * stride + rows];
+            let mut x = ONE_AND_HALF_CELL | (u64::from(*x0) << 20);
+            for (out, &k) in col.iter_mut().zip(&self.flips) {
+                *out = f64::from_bits(x);
+                x ^= dirs[k];
+            }
+            *x0 = (x >> 20) as u32;
+            for out in col.iter_mut() {
+                *out -= 1.0;
+            }
+        }
+        self.index = self.index.wrapping_add(rows as u64);
+    }
+
+    #[inline]
+    fn advance(&mut self) {
         self.index += 1;
         // gray(i) and gray(i - 1) differ in bit trailing_zeros(i).
         let k = self.index.trailing_zeros() as usize;
         if k < BITS {
+            let dirs = &self.sobol.dirs[..self.state.len() * BITS];
             for (j, s) in self.state.iter_mut().enumerate() {
-                *s ^= self.sobol.dirs[j * BITS + k];
+                *s ^= dirs[j * BITS + k];
             }
         }
     }
@@ -159,6 +206,26 @@ mod tests {
             s.point(i, &mut b);
             assert_eq!(a, b, "point {i}");
         }
+    }
+
+    #[test]
+    fn column_walk_matches_direct_points() {
+        let s = Sobol::new(3, 4);
+        let mut w = s.walker(7);
+        let stride = 50;
+        let mut cols = vec![0.0; 3 * stride];
+        w.next_columns(&mut cols, stride, stride);
+        let mut p = vec![0.0; 3];
+        for r in 0..stride {
+            s.point(7 + r as u64, &mut p);
+            for j in 0..3 {
+                assert_eq!(cols[j * stride + r], p[j], "point {r} dim {j}");
+            }
+        }
+        s.point(7 + stride as u64, &mut p);
+        let mut next = vec![0.0; 3];
+        w.next_into(&mut next);
+        assert_eq!(next, p);
     }
 
     #[test]

@@ -8,9 +8,9 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::rng::SampleStream;
-use crate::sobol::Sobol;
-use crate::special::{exp_fast, norm_cdf, norm_ppf_fast};
+use crate::rng::{unit32, SampleStream};
+use crate::sobol::{Sobol, SobolWalker};
+use crate::special::{exp_fast, norm_cdf, norm_ppf_central, norm_ppf_tail, ppf_is_central};
 
 /// One dimension's distribution, in natural units.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -347,30 +347,46 @@ impl Prepared {
         }
     }
 
-    /// The value for a uniform draw `u` in (0, 1).
-    #[inline]
-    fn value(&self, u: f64) -> f64 {
+    /// Replaces the uniforms in `col` by values; `tmp` is scratch at least as long as `col`.
+    #[inline(always)]
+    fn apply(&self, col: &mut [f64], tmp: &mut [f64]) {
+        // One loop per kind over a contiguous column: a straight-line body, no call and no
+        // branch, so the compiler vectorises it.
+        macro_rules! each {
+            (|$u:ident| $body:expr) => {
+                for x in col.iter_mut() {
+                    let $u = *x;
+                    *x = $body;
+                }
+            };
+        }
         match *self {
-            Prepared::Linear { low, width, high } => (low + u * width).min(high),
+            Prepared::Linear { low, width, high } => each!(|u| (low + u * width).min(high)),
             Prepared::Log {
                 ln_low,
                 ln_width,
                 low,
                 high,
-            } => exp_fast(ln_low + u * ln_width).clamp(low, high),
+            } => each!(|u| exp_fast(ln_low + u * ln_width).max(low).min(high)),
             Prepared::Steps {
                 low,
                 step,
                 count,
                 high,
-            } => (low + trunc_nonneg(u * count).min(count - 1.0) * step).min(high),
+            } => {
+                each!(|u| (low + floor_nonneg(u * count).min(count - 1.0) * step).min(high))
+            }
             Prepared::IntLog {
                 ln_low,
                 ln_width,
                 low,
                 high,
-            } => trunc_nonneg(exp_fast(ln_low + u * ln_width) + 0.5).clamp(low, high),
-            Prepared::Choice { n } => trunc_nonneg(u * n).min(n - 1.0),
+            } => {
+                each!(|u| floor_nonneg(exp_fast(ln_low + u * ln_width) + 0.5)
+                    .max(low)
+                    .min(high))
+            }
+            Prepared::Choice { n } => each!(|u| floor_nonneg(u * n).min(n - 1.0)),
             Prepared::Normal {
                 mean,
                 std,
@@ -381,25 +397,50 @@ impl Prepared {
                 low,
                 high,
             } => {
-                let p = pa + u * width;
-                let z = if upper {
-                    -norm_ppf_fast(p)
+                let z = &mut tmp[..col.len()];
+
+                // The central branch for every value (vectorised), then the ~5% in the tails
+                // again: a per-value branch and a logarithm would stop the vectoriser.
+                for (x, z) in col.iter_mut().zip(z.iter_mut()) {
+                    let p = pa + *x * width;
+                    *x = p;
+                    *z = norm_ppf_central(p);
+                }
+                for (&p, z) in col.iter().zip(z.iter_mut()) {
+                    if !ppf_is_central(p) {
+                        *z = norm_ppf_tail(p);
+                    }
+                }
+
+                // Draws measured from the upper tail are mirrored.
+                let scale = if upper { -std } else { std };
+                if log {
+                    for (x, &z) in col.iter_mut().zip(z.iter()) {
+                        *x = exp_fast(mean + scale * z).max(low).min(high);
+                    }
                 } else {
-                    norm_ppf_fast(p)
-                };
-                let x = mean + std * z;
-                let x = if log { exp_fast(x) } else { x };
-                x.clamp(low, high)
+                    for (x, &z) in col.iter_mut().zip(z.iter()) {
+                        *x = (mean + scale * z).max(low).min(high);
+                    }
+                }
             }
         }
     }
 }
 
-/// `x.floor()` for `0 <= x < 2^63`, as two signed conversions: without SSE4.1, `floor` is
-/// a call, and unsigned conversions take several instructions.
-#[inline]
-fn trunc_nonneg(x: f64) -> f64 {
-    (x as i64) as f64
+/// `x.floor()` for `x >= 0`, exactly, from additions and a comparison: without SSE4.1 a
+/// `floor` is a call, and double-to-integer conversions of 64-bit lanes do not vectorise.
+#[inline(always)]
+fn floor_nonneg(x: f64) -> f64 {
+    const TWO52: f64 = 4_503_599_627_370_496.0;
+    // Below 2^52, adding and removing 2^52 rounds to the nearest integer; above, x is one.
+    let nearest = (x + TWO52) - TWO52;
+    let floor = if nearest > x { nearest - 1.0 } else { nearest };
+    if x < TWO52 {
+        floor
+    } else {
+        x
+    }
 }
 
 /// Which option of which choice a conditional dimension depends on.
@@ -454,6 +495,9 @@ pub struct Space {
 /// Rows per parallel work unit: large enough to amortise scheduling, small enough to balance.
 const CHUNK_ROWS: usize = 4096;
 
+/// Rows per column-major scratch block: 256 rows of a handful of columns stay in L1.
+const BLOCK_ROWS: usize = 256;
+
 impl Space {
     /// Validates the dimensions: each distribution, unique names, and conditions that point
     /// at an earlier `Choice` and one of its options.
@@ -507,36 +551,20 @@ impl Space {
     }
 
     /// Fills `row` (one value per dimension) from uniforms `u`, with NaN for inactive ones.
-    #[inline]
     pub fn transform(&self, u: &[f64], row: &mut [f64]) {
-        for (j, (dim, prep)) in self.dims.iter().zip(&self.prepared).enumerate() {
-            let active = match dim.parent {
-                None => true,
-                Some(c) => row[c.dim] == c.option as f64,
-            };
-            row[j] = if active { prep.value(u[j]) } else { f64::NAN };
-        }
+        let mut cols = u[..self.len()].to_vec();
+        let mut tmp = [0.0];
+        self.finish_block(&mut cols, &mut tmp, 1, row);
     }
 
-    /// Writes sample `index` into `row`.
+    /// Writes sample `index` into `row`; the same values as row `index` of [`Space::sample_array`].
     pub fn sample_row(&self, seed: u64, sequence: Sequence, index: u64, row: &mut [f64]) {
-        let mut u = vec![0.0; self.len()];
-        match sequence {
-            Sequence::Random => self.uniforms(&SampleStream::new(seed), index, &mut u),
-            Sequence::Sobol => Sobol::new(self.len(), seed).point(index, &mut u),
+        if self.is_empty() {
+            return;
         }
-        self.transform(&u, row);
-    }
-
-    fn uniforms(&self, stream: &SampleStream, index: u64, u: &mut [f64]) {
-        let row = stream.row(index);
-        for (pair, x) in u.chunks_mut(2).enumerate() {
-            let (a, b) = SampleStream::uniform_pair(row, pair as u64);
-            x[0] = a;
-            if let Some(second) = x.get_mut(1) {
-                *second = b;
-            }
-        }
+        let source = Source::new(self.len(), seed, sequence);
+        let mut scratch = Scratch::new(self.len(), 1);
+        self.fill_rows(&mut row[..self.len()], index, &source, &mut scratch);
     }
 
     /// Samples `start .. start + n` as a row-major `n x len()` array, in parallel.
@@ -546,85 +574,213 @@ impl Space {
         out
     }
 
-    /// Fills `out` (row-major, a whole number of rows) with samples `start, start + 1, ...`.
-    ///
-    /// Works block by block in parallel. Within a block, one pass writes the uniforms, then
-    /// each column is transformed in its own loop (the distribution's `match` hoisted out of
-    /// the inner loop), then conditional columns are masked in column order, so that a
-    /// dimension under an inactive parent is inactive too.
+    /// Fills `out` (row-major, a whole number of rows) with samples `start, start + 1, ...`,
+    /// in parallel chunks of rows. Each row depends only on the seed and its index.
     pub fn sample_into(&self, out: &mut [f64], seed: u64, sequence: Sequence, start: u64) {
         let d = self.len();
         if d == 0 {
             return;
         }
-        let sobol = matches!(sequence, Sequence::Sobol).then(|| Sobol::new(d, seed));
-        let stream = SampleStream::new(seed);
+        let source = Source::new(d, seed, sequence);
+        let stride = (out.len() / d).clamp(1, BLOCK_ROWS);
         out.par_chunks_mut(CHUNK_ROWS * d)
             .enumerate()
-            .for_each(|(c, block)| {
-                let first = start + (c * CHUNK_ROWS) as u64;
-                match &sobol {
-                    None => {
-                        for (r, row) in block.chunks_exact_mut(d).enumerate() {
-                            self.uniforms(&stream, first + r as u64, row);
-                        }
+            .for_each_init(
+                || Scratch::new(d, stride),
+                |scratch, (c, chunk)| {
+                    let first = start + (c * CHUNK_ROWS) as u64;
+                    self.fill_rows(chunk, first, &source, scratch);
+                },
+            );
+    }
+
+    /// Fills consecutive rows from sample `first` on, with the widest kernel the CPU runs.
+    fn fill_rows(&self, out: &mut [f64], first: u64, source: &Source, scratch: &mut Scratch) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512dq")
+        {
+            // SAFETY: the CPU supports AVX-512F and DQ, checked just above.
+            unsafe { self.fill_rows_avx512(out, first, source, scratch) };
+            return;
+        }
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked just above.
+            unsafe { self.fill_rows_avx2(out, first, source, scratch) };
+            return;
+        }
+        self.fill_rows_generic(out, first, source, scratch);
+    }
+
+    /// [`Space::fill_rows_generic`] compiled for AVX2 (four doubles per instruction). No FMA:
+    /// every operation rounds as in the generic build, so the values are bit for bit the same
+    /// on every x86-64 CPU.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn fill_rows_avx2(&self, out: &mut [f64], first: u64, source: &Source, scratch: &mut Scratch) {
+        self.fill_rows_generic(out, first, source, scratch);
+    }
+
+    /// [`Space::fill_rows_generic`] compiled for AVX-512 (eight doubles per instruction, and
+    /// 64-bit multiplies for the generator's mixing), again without FMA.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512dq")]
+    fn fill_rows_avx512(
+        &self,
+        out: &mut [f64],
+        first: u64,
+        source: &Source,
+        scratch: &mut Scratch,
+    ) {
+        self.fill_rows_generic(out, first, source, scratch);
+    }
+
+    /// Works through `out` block by block: uniforms written column-major into the scratch,
+    /// each column transformed in one contiguous pass, conditional columns masked, and the
+    /// block copied out as rows.
+    #[inline(always)]
+    fn fill_rows_generic(
+        &self,
+        out: &mut [f64],
+        first: u64,
+        source: &Source,
+        scratch: &mut Scratch,
+    ) {
+        let d = self.len();
+        let stride = scratch.stride;
+        let mut cursor = match source {
+            Source::Sobol(sobol) => Cursor::Sobol(sobol.walker(first)),
+            Source::Random(stream) => Cursor::Random(*stream),
+        };
+        for (b, block) in out.chunks_mut(stride * d).enumerate() {
+            let rows = block.len() / d;
+            let cols = &mut scratch.cols[..];
+            match &mut cursor {
+                Cursor::Sobol(walker) => walker.next_columns(cols, stride, rows),
+                Cursor::Random(stream) => {
+                    let keys = &mut scratch.keys[..rows];
+                    let block_first = first + (b * stride) as u64;
+                    for (r, key) in keys.iter_mut().enumerate() {
+                        *key = stream.row(block_first + r as u64);
                     }
-                    Some(sobol) => {
-                        let mut walker = sobol.walker(first);
-                        for row in block.chunks_exact_mut(d) {
-                            walker.next_into(row);
-                        }
-                    }
-                }
-                for (j, prep) in self.prepared.iter().enumerate() {
-                    prep.apply_column(block, j, d);
-                }
-                for (j, dim) in self.dims.iter().enumerate() {
-                    if let Some(cond) = dim.parent {
-                        let option = cond.option as f64;
-                        for row in block.chunks_exact_mut(d) {
-                            if row[cond.dim] != option {
-                                row[j] = f64::NAN;
+                    // Two columns per 64-bit mix: its high half, then its low half.
+                    for (pair, two) in cols.chunks_mut(2 * stride).enumerate() {
+                        let (hi, lo) = two.split_at_mut(stride);
+                        if lo.is_empty() {
+                            for (x, &key) in hi[..rows].iter_mut().zip(keys.iter()) {
+                                let bits = SampleStream::pair_bits(key, pair as u64);
+                                *x = unit32((bits >> 32) as u32);
+                            }
+                        } else {
+                            let lo = &mut lo[..rows];
+                            for ((x, y), &key) in hi[..rows].iter_mut().zip(lo).zip(keys.iter()) {
+                                let bits = SampleStream::pair_bits(key, pair as u64);
+                                *x = unit32((bits >> 32) as u32);
+                                *y = unit32(bits as u32);
                             }
                         }
                     }
                 }
-            });
+            }
+            self.finish_block(&mut scratch.cols, &mut scratch.tmp, stride, block);
+        }
+    }
+
+    /// Turns column-major uniforms (column j at `cols[j * stride..]`, `out.len() / d` rows)
+    /// into values and writes them to `out` as rows. Conditional columns are masked in column
+    /// order, so a dimension under an inactive parent is inactive too.
+    #[inline(always)]
+    fn finish_block(&self, cols: &mut [f64], tmp: &mut [f64], stride: usize, out: &mut [f64]) {
+        let d = self.len();
+        let rows = out.len() / d;
+
+        for (j, prep) in self.prepared.iter().enumerate() {
+            prep.apply(&mut cols[j * stride..j * stride + rows], tmp);
+        }
+
+        for (j, dim) in self.dims.iter().enumerate() {
+            if let Some(cond) = dim.parent {
+                // The parent is an earlier column (checked in `Space::new`).
+                let (before, rest) = cols.split_at_mut(j * stride);
+                let parent = &before[cond.dim * stride..cond.dim * stride + rows];
+                let option = cond.option as f64;
+                for (x, &p) in rest[..rows].iter_mut().zip(parent) {
+                    *x = if p == option { *x } else { f64::NAN };
+                }
+            }
+        }
+
+        // Rows out: unrolled for the common widths, where a loop over d would cost more than
+        // the copy itself.
+        match d {
+            1 => rows_out::<1>(cols, stride, out),
+            2 => rows_out::<2>(cols, stride, out),
+            3 => rows_out::<3>(cols, stride, out),
+            4 => rows_out::<4>(cols, stride, out),
+            5 => rows_out::<5>(cols, stride, out),
+            6 => rows_out::<6>(cols, stride, out),
+            7 => rows_out::<7>(cols, stride, out),
+            8 => rows_out::<8>(cols, stride, out),
+            _ => {
+                for (r, row) in out.chunks_exact_mut(d).enumerate() {
+                    for (j, x) in row.iter_mut().enumerate() {
+                        *x = cols[j * stride + r];
+                    }
+                }
+            }
+        }
     }
 }
 
-impl Prepared {
-    /// Replaces the uniforms in column `j` of a row-major block of width `d` by values.
-    fn apply_column(&self, block: &mut [f64], j: usize, d: usize) {
-        // One loop per kind: the compiler sees a straight-line body it can unroll.
-        macro_rules! each {
-            (|$u:ident| $body:expr) => {
-                for row in block.chunks_exact_mut(d) {
-                    let $u = row[j];
-                    row[j] = $body;
-                }
-            };
+/// Copies `out.len() / D` rows of `D` columns (column j at `cols[j * stride..]`) into `out`.
+#[inline(always)]
+fn rows_out<const D: usize>(cols: &[f64], stride: usize, out: &mut [f64]) {
+    let rows = out.len() / D;
+    let cols: [&[f64]; D] = std::array::from_fn(|j| &cols[j * stride..j * stride + rows]);
+    for (r, row) in out.chunks_exact_mut(D).enumerate() {
+        for j in 0..D {
+            row[j] = cols[j][r];
         }
-        match *self {
-            Prepared::Linear { low, width, high } => each!(|u| (low + u * width).min(high)),
-            Prepared::Choice { n } => each!(|u| trunc_nonneg(u * n).min(n - 1.0)),
-            Prepared::Steps {
-                low,
-                step,
-                count,
-                high,
-            } => {
-                each!(|u| (low + trunc_nonneg(u * count).min(count - 1.0) * step).min(high))
-            }
-            Prepared::Log {
-                ln_low,
-                ln_width,
-                low,
-                high,
-            } => {
-                each!(|u| exp_fast(ln_low + u * ln_width).clamp(low, high))
-            }
-            _ => each!(|u| self.value(u)),
+    }
+}
+
+/// Where a space's uniforms come from.
+enum Source {
+    Random(SampleStream),
+    Sobol(Sobol),
+}
+
+impl Source {
+    fn new(d: usize, seed: u64, sequence: Sequence) -> Self {
+        match sequence {
+            Sequence::Random => Source::Random(SampleStream::new(seed)),
+            Sequence::Sobol => Source::Sobol(Sobol::new(d, seed)),
+        }
+    }
+}
+
+/// A source positioned at the first row of a run of rows.
+enum Cursor<'a> {
+    Random(SampleStream),
+    Sobol(SobolWalker<'a>),
+}
+
+/// Column-major buffers for one block of `stride` rows, reused from block to block.
+struct Scratch {
+    stride: usize,
+    cols: Vec<f64>,
+    tmp: Vec<f64>,
+    keys: Vec<u64>,
+}
+
+impl Scratch {
+    fn new(d: usize, stride: usize) -> Self {
+        Scratch {
+            stride,
+            cols: vec![0.0; d * stride],
+            tmp: vec![0.0; stride],
+            keys: vec![0; stride],
         }
     }
 }
@@ -721,6 +877,149 @@ mod tests {
                 space.sample_row(3, seq, 100 + i as u64, &mut row);
                 assert_eq!(&a[i * space.len()..(i + 1) * space.len()], &row[..]);
             }
+        }
+    }
+
+    /// Every kind of dimension, a log normal and nested conditions, for the kernel tests.
+    fn everything() -> Space {
+        let mut dims = mixed().dims().to_vec();
+        dims.push(dim(
+            "scale",
+            Dist::Normal {
+                mean: -2.0,
+                std: 1.5,
+                low: Some(1e-3),
+                high: None,
+                log: true,
+            },
+        ));
+        dims.push(dim("model", Dist::Choice { n: 2 }));
+        dims.push(Dim {
+            name: "model[1].kind".into(),
+            dist: Dist::Choice { n: 3 },
+            parent: Some(Condition { dim: 7, option: 1 }),
+        });
+        dims.push(Dim {
+            name: "model[1].kind[2].c".into(),
+            dist: Dist::Float {
+                low: 0.5,
+                high: 2.0,
+                log: true,
+                step: None,
+            },
+            parent: Some(Condition { dim: 8, option: 2 }),
+        });
+        Space::new(dims).unwrap()
+    }
+
+    #[test]
+    fn rows_do_not_depend_on_n_start_or_block() {
+        let space = everything();
+        let d = space.len();
+        for seq in [Sequence::Random, Sequence::Sobol] {
+            let whole = space.sample_array(9000, 5, seq, 0);
+            for (n, start) in [
+                (1usize, 0u64),
+                (3, 255),
+                (300, 250),
+                (5000, 4000),
+                (17, 8190),
+            ] {
+                let part = space.sample_array(n, 5, seq, start);
+                let at = start as usize * d;
+                assert_eq!(
+                    part.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                    whole[at..at + n * d]
+                        .iter()
+                        .map(|x| x.to_bits())
+                        .collect::<Vec<_>>(),
+                    "{seq:?} n={n} start={start}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_kernel_gives_the_same_bits() {
+        // The dispatched kernel (AVX-512 or AVX2 where the CPU has them) against the one
+        // compiled for the baseline instruction set.
+        let space = everything();
+        let d = space.len();
+        for seq in [Sequence::Random, Sequence::Sobol] {
+            let source = Source::new(d, 9, seq);
+            let n = 1000;
+            let (mut a, mut b) = (vec![0.0; n * d], vec![0.0; n * d]);
+            space.fill_rows(&mut a, 77, &source, &mut Scratch::new(d, BLOCK_ROWS));
+            space.fill_rows_generic(&mut b, 77, &source, &mut Scratch::new(d, BLOCK_ROWS));
+            for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+                assert_eq!(x.to_bits(), y.to_bits(), "{seq:?} value {i}");
+            }
+        }
+    }
+
+    #[test]
+    fn nested_conditions_and_log_normal() {
+        let space = everything();
+        let a = space.sample_array(20_000, 2, Sequence::Random, 0);
+        let mut active_c = 0;
+        for row in a.chunks(space.len()) {
+            assert!(row[6] >= 1e-3 && row[6].is_finite());
+            assert_eq!(row[8].is_nan(), row[7] != 1.0);
+            let c_active = row[8] == 2.0;
+            assert_eq!(!row[9].is_nan(), c_active);
+            if c_active {
+                assert!((0.5..=2.0).contains(&row[9]));
+                active_c += 1;
+            }
+        }
+        // P(model = 1) * P(kind = 2) = 1/6.
+        let share = active_c as f64 / 20_000.0;
+        assert!((share - 1.0 / 6.0).abs() < 0.015, "share {share}");
+    }
+
+    #[test]
+    fn transform_matches_sampling() {
+        let space = everything();
+        let d = space.len();
+        let stream = SampleStream::new(4);
+        let a = space.sample_array(50, 4, Sequence::Random, 0);
+        let (mut u, mut row) = (vec![0.0; d], vec![0.0; d]);
+        for i in 0..50u64 {
+            for (j, x) in u.iter_mut().enumerate() {
+                let (hi, lo) = SampleStream::uniform_pair(stream.row(i), j as u64 / 2);
+                *x = if j % 2 == 0 { hi } else { lo };
+            }
+            space.transform(&u, &mut row);
+            let expect = &a[i as usize * d..(i as usize + 1) * d];
+            assert!(row
+                .iter()
+                .zip(expect)
+                .all(|(x, y)| x.to_bits() == y.to_bits()));
+        }
+    }
+
+    #[test]
+    fn floor_nonneg_is_floor() {
+        let cases = [
+            0.0,
+            0.25,
+            0.5,
+            0.999_999_999,
+            1.0,
+            1.5,
+            2.5,
+            3.499,
+            495.999,
+            1e15 + 0.5,
+        ];
+        for x in cases
+            .into_iter()
+            .chain((0..10_000).map(|k| k as f64 * 0.0371))
+        {
+            assert_eq!(floor_nonneg(x), x.floor(), "x={x}");
+        }
+        for x in [4_503_599_627_370_496.0, 9.1e15, 1e300] {
+            assert_eq!(floor_nonneg(x), x);
         }
     }
 

@@ -25,12 +25,28 @@ pub fn norm_ppf(p: f64) -> f64 {
 /// below what sampling can notice, at a fifth of the cost of the refined value.
 #[inline]
 pub fn norm_ppf_fast(p: f64) -> f64 {
-    if p <= 0.0 {
-        return f64::NEG_INFINITY;
+    if ppf_is_central(p) {
+        norm_ppf_central(p)
+    } else {
+        norm_ppf_tail(p)
     }
-    if p >= 1.0 {
-        return f64::INFINITY;
-    }
+}
+
+/// Where the central branch of [`norm_ppf_fast`] is inside its accuracy (1.2e-9 relative).
+const P_LOW: f64 = 0.02425;
+
+/// Whether `p` lies in the central region, where [`norm_ppf_central`] applies.
+#[inline(always)]
+pub fn ppf_is_central(p: f64) -> bool {
+    (P_LOW..=1.0 - P_LOW).contains(&p)
+}
+
+/// The central branch of [`norm_ppf_fast`], for `p` in [0.02425, 0.97575]: one rational
+/// function of `(p - 0.5)^2`, with no branch and no call, so that a loop over a column
+/// vectorises. Outside that range the result is meaningless (but never a panic); callers
+/// redo those values with [`norm_ppf_tail`].
+#[inline(always)]
+pub fn norm_ppf_central(p: f64) -> f64 {
     const A: [f64; 6] = [
         -3.969_683_028_665_376e1,
         2.209_460_984_245_205e2,
@@ -46,6 +62,22 @@ pub fn norm_ppf_fast(p: f64) -> f64 {
         6.680_131_188_771_972e1,
         -1.328_068_155_288_572e1,
     ];
+    let q = p - 0.5;
+    let r = q * q;
+    (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q
+        / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
+}
+
+/// The tail branches of [`norm_ppf_fast`], for `p` in (0, 0.02425) or (0.97575, 1): a
+/// rational function of `sqrt(-2 ln(min(p, 1 - p)))`; minus and plus infinity at 0 and 1.
+#[inline]
+pub fn norm_ppf_tail(p: f64) -> f64 {
+    if p <= 0.0 {
+        return f64::NEG_INFINITY;
+    }
+    if p >= 1.0 {
+        return f64::INFINITY;
+    }
     const C: [f64; 6] = [
         -7.784_894_002_430_293e-3,
         -3.223_964_580_411_365e-1,
@@ -60,26 +92,14 @@ pub fn norm_ppf_fast(p: f64) -> f64 {
         2.445_134_137_142_996,
         3.754_408_661_907_416,
     ];
-    const P_LOW: f64 = 0.02425;
-
-    // Rational approximation, relative error about 1e-9.
-    if p < P_LOW {
-        let q = (-2.0 * p.ln()).sqrt();
-        (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
-            / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
-    } else if p <= 1.0 - P_LOW {
-        let q = p - 0.5;
-        let r = q * q;
-        (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q
-            / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
-    } else {
-        let q = (-2.0 * (1.0 - p).ln()).sqrt();
-        -(((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
-            / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
-    }
+    let (tail, sign) = if p < 0.5 { (p, 1.0) } else { (1.0 - p, -1.0) };
+    let q = (-2.0 * tail.ln()).sqrt();
+    sign * (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
+        / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
 }
 
-/// `exp(x)` for `x` in about [-708, 709], branch-free so that column loops vectorise.
+/// `exp(x)` for `x` in about [-708, 709] (clamped there), branch-free and conversion-free
+/// so that column loops vectorise.
 ///
 /// Cody-Waite reduction `x = n ln2 + r` with `|r| <= ln2 / 2`, then a degree-13 Taylor
 /// polynomial for `exp(r)` (truncation error below 1e-17) and a scale by `2^n` built in the
@@ -90,14 +110,18 @@ pub fn exp_fast(x: f64) -> f64 {
     const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
     const ROUND: f64 = 6_755_399_441_055_744.0; // 1.5 * 2^52: adding it rounds to an integer
     let x = x.clamp(-708.0, 709.0);
-    let n = (x * std::f64::consts::LOG2_E + ROUND) - ROUND;
+    let t = x * std::f64::consts::LOG2_E + ROUND;
+    let n = t - ROUND;
     let r = (x - n * LN2_HI) - n * LN2_LO;
     let mut p = 1.0 / 6_227_020_800.0; // 1 / 13!
     for k in (1..13).rev() {
         p = p * r + INV_FACTORIAL[k];
     }
     let p = p * r + 1.0;
-    let scale = f64::from_bits(((n as i64 + 1023) as u64) << 52);
+    // `t` and ROUND share a binade whose unit in the last place is 1, so the difference of
+    // their bits is the integer n: no double-to-integer conversion, which would not vectorise.
+    let n_int = t.to_bits().wrapping_sub(ROUND.to_bits());
+    let scale = f64::from_bits(n_int.wrapping_add(1023) << 52);
     p * scale
 }
 
