@@ -119,6 +119,17 @@ def test_nan_on_the_line_steps_back() -> None:
     assert any(e.fun is not None and math.isnan(e.fun) for e in res.history)
 
 
+def test_nan_past_an_extrapolated_step_is_a_step_back_not_a_crash() -> None:
+    # The minimum (x = 2) lies beyond the edge of the defined region (x <= 1.5): the line
+    # search extrapolates into NaN and must narrow its interval without inverting it.
+    def f(x: np.ndarray) -> float:
+        return math.nan if x[0] > 1.5 else float((x[0] - 2.0) ** 2)
+
+    res = ft.minimize(f, [0.0])
+    assert 1.0 < res.x[0] <= 1.5
+    assert any(e.fun is not None and math.isnan(e.fun) for e in res.history)
+
+
 def test_nan_on_both_sides_of_a_difference_stops_cleanly() -> None:
     def f(x: np.ndarray) -> float:
         return 1.0 if x[0] == 0.0 else math.nan
