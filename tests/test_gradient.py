@@ -323,6 +323,16 @@ def test_int_dims_round_and_choices_are_fixed_within_a_descent() -> None:
     assert len(set(proposed)) == len(proposed)
 
 
+def test_a_used_up_discrete_space_ends_the_search_instead_of_hanging() -> None:
+    # Four integer levels: once each was told, every restart meets only known rows.
+    study = ft.Study(ft.GradientSearch({"k": ft.Int(0, 3)}, seed=0))
+    study.optimize(lambda t: (t.params["k"] - 1.3) ** 2, n_trials=50)
+    assert sorted(t.params["k"] for t in study.trials) == [0, 1, 2, 3]
+    assert study.searcher.exhausted
+    with pytest.raises(ft.SearchExhausted):
+        study.ask()
+
+
 def test_memo_survives_a_restore() -> None:
     space = {"n": ft.Int(1, 50), "m": ft.Int(1, 50)}
     f = lambda p: (p["n"] - 17) ** 2 + (p["m"] - 30) ** 2  # noqa: E731
