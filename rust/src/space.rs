@@ -74,6 +74,14 @@ impl Dist {
                 if log && low <= 0.0 {
                     return Err(Error::invalid("low", low, "a log scale needs low > 0"));
                 }
+                if !(high - low).is_finite() {
+                    // low + u (high - low) would be infinite: every sample would be `high`.
+                    return Err(Error::invalid(
+                        "high",
+                        format!("low={low:?}, high={high:?}"), // 1e308, not 309 digits
+                        "high - low must be a finite float64",
+                    ));
+                }
                 if let Some(step) = step {
                     finite("step", step)?;
                     if step <= 0.0 {
@@ -180,9 +188,10 @@ impl Dist {
                 // The truncated mass must be representable, or sampling degenerates.
                 let (pa, pb) = normal_mass(mean, std, low, high, log);
                 if pb - pa <= 0.0 || pb.is_nan() || pa.is_nan() {
+                    let show = |b: Option<f64>| b.map_or("None".to_string(), |v| v.to_string());
                     return Err(Error::invalid(
                         "low",
-                        format!("low={low:?}, high={high:?}"),
+                        format!("low={}, high={}", show(low), show(high)),
                         "the bounds leave no probability mass under the normal",
                     ));
                 }
@@ -242,6 +251,13 @@ enum Prepared {
         count: f64,
         high: f64,
     },
+    /// `Steps` with `count >= 2^62`, beyond what `trunc_nonneg` converts: floors instead.
+    WideSteps {
+        low: f64,
+        step: f64,
+        count: f64,
+        high: f64,
+    },
     IntLog {
         ln_low: f64,
         ln_width: f64,
@@ -292,23 +308,19 @@ impl Prepared {
                 high,
                 step: Some(step),
                 ..
-            } => Prepared::Steps {
-                low,
-                step,
-                count: ((high - low) / step).round() + 1.0,
-                high,
-            },
+            } => Prepared::steps(low, step, ((high - low) / step).round() + 1.0, high),
             Dist::Int {
                 low,
                 high,
                 log: false,
                 step,
-            } => Prepared::Steps {
-                low: low as f64,
-                step: step as f64,
-                count: ((high - low) / step + 1) as f64,
-                high: high as f64,
-            },
+            } => Prepared::steps(
+                low as f64,
+                step as f64,
+                // In i128: high - low overflows i64 when the range spans more than 2^63.
+                ((high as i128 - low as i128) / step as i128 + 1) as f64,
+                high as f64,
+            ),
             Dist::Int {
                 low,
                 high,
@@ -347,6 +359,24 @@ impl Prepared {
         }
     }
 
+    fn steps(low: f64, step: f64, count: f64, high: f64) -> Self {
+        if count < TRUNC_LIMIT {
+            Prepared::Steps {
+                low,
+                step,
+                count,
+                high,
+            }
+        } else {
+            Prepared::WideSteps {
+                low,
+                step,
+                count,
+                high,
+            }
+        }
+    }
+
     /// The value for a uniform draw `u` in (0, 1).
     #[inline]
     fn value(&self, u: f64) -> f64 {
@@ -364,6 +394,12 @@ impl Prepared {
                 count,
                 high,
             } => (low + trunc_nonneg(u * count).min(count - 1.0) * step).min(high),
+            Prepared::WideSteps {
+                low,
+                step,
+                count,
+                high,
+            } => (low + (u * count).floor().min(count - 1.0) * step).min(high),
             Prepared::IntLog {
                 ln_low,
                 ln_width,
@@ -394,6 +430,9 @@ impl Prepared {
         }
     }
 }
+
+/// Counts of steps from here on are sampled with `floor`, not `trunc_nonneg`.
+const TRUNC_LIMIT: f64 = 4_611_686_018_427_387_904.0; // 2^62
 
 /// `x.floor()` for `0 <= x < 2^63`, as two signed conversions: without SSE4.1, `floor` is
 /// a call, and unsigned conversions take several instructions.
