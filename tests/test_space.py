@@ -226,6 +226,12 @@ def test_int_ranges_wider_than_int64_sample_inside_their_bounds():
         assert min(values) < low // 2 and max(values) > high // 2
 
 
+def test_arrays_too_large_to_allocate_are_an_error_not_a_crash():
+    space = ft.Space({"x": ft.Float(0, 1), "y": ft.Int(0, 3)})
+    with pytest.raises(InvalidArgumentError, match="n"):
+        space.sample_array(2**62, seed=0)
+
+
 def test_decode_and_encode_refuse_text_by_name():
     space = ft.Space({"x": ft.Float(0, 1)})
     with pytest.raises(InvalidTypeError, match="rows"):
