@@ -220,6 +220,16 @@ def test_bad_arguments(kwargs: dict, match: str) -> None:
         ft.minimize(lambda x: float(np.sum(x**2)), x0, **kwargs)
 
 
+def test_jac_returning_none_is_a_type_error() -> None:
+    with pytest.raises(InvalidTypeError, match="jac"):
+        ft.minimize(lambda x: float(x[0] ** 2), [1.0], jac=lambda x: None)
+
+
+def test_jac_true_takes_a_list_pair_as_scipy_does() -> None:
+    res = ft.minimize(lambda x: [float(x[0] - 2.0) ** 2, 2.0 * (x - 2.0)], [0.0], jac=True)
+    assert res.success and abs(res.x[0] - 2.0) < 1e-6
+
+
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
 def test_non_finite_value_at_x0(bad: float) -> None:
     with pytest.raises(InvalidArgumentError, match="finite at x0"):
@@ -423,6 +433,22 @@ def test_bad_searcher_arguments() -> None:
         ft.GradientSearch(SPACE, beta="cg")
     with pytest.raises(InvalidArgumentError, match="restarts"):
         ft.GradientSearch(SPACE, restarts=-1)
+
+
+def test_x0_refuses_nan_and_fractional_ints_but_not_inactive_parameters() -> None:
+    space = {
+        "n": ft.Int(1, 8),
+        "model": ft.Choice([{"kind": "svm", "c": ft.Float(0.1, 10.0)}, "tree"]),
+    }
+    with pytest.raises(InvalidArgumentError, match=r"x0\['n'\].*nan"):
+        ft.GradientSearch(space, x0={"n": math.nan, "model": "tree"})
+    with pytest.raises(InvalidArgumentError, match=r"x0\['n'\].*2.5"):
+        ft.GradientSearch(space, x0={"n": 2.5, "model": "tree"})
+    with pytest.raises(InvalidArgumentError, match="x0"):
+        ft.GradientSearch(space, x0={"n": 2, "model": {"kind": "svm", "c": math.nan}})
+    # "c" is inactive when "tree" is chosen: its NaN in the encoded row is no error.
+    search = ft.GradientSearch(space, x0={"n": 2, "model": "tree"})
+    assert search.ask()[1] == {"n": 2, "model": "tree"}  # type: ignore[index]
 
 
 def test_resumed_study_continues_the_same_descent(tmp_path) -> None:
