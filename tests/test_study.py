@@ -278,8 +278,13 @@ def test_grid_resume_never_repeats_a_point(journal_path):
 
 def test_resume_with_a_different_searcher_or_direction_is_refused(journal_path):
     ft.Study(ft.RandomSearch(SPACE, seed=1), storage=journal_path).close()
-    with pytest.raises(StateError, match="different searcher"):
+    with pytest.raises(StateError, match="different searcher") as e:
         ft.Study(ft.RandomSearch(SPACE, seed=2), storage=journal_path)
+    # The message says what differs, however long the space is.
+    assert "seed: stored 1, given 2" in str(e.value)
+    assert "space" not in str(e.value)
+    with pytest.raises(StateError, match="kind: stored 'random', given 'grid'"):
+        ft.Study(ft.GridSearch({"x": [1, 2]}), storage=journal_path)
     with pytest.raises(InvalidArgumentError, match="direction"):
         ft.Study(ft.RandomSearch(SPACE, seed=1), storage=journal_path, direction="maximize")
 

@@ -140,11 +140,12 @@ class Study:
                     self.direction,
                     f"{journal.direction!r}, the direction of the stored study {journal.name!r}",
                 )
-            if journal.searcher_config != _jsonable(config):
+            given = _jsonable(config)
+            if journal.searcher_config != given:
                 raise StateError(
                     f"study {journal.name!r} in {journal.path} was run with a different "
-                    f"searcher ({_short(journal.searcher_config)}); resume it with the same "
-                    f"searcher, or give this search a new name"
+                    f"searcher ({_difference(journal.searcher_config, given)}); resume it "
+                    f"with the same searcher, or give this search a new name"
                 )
             if journal.searcher_state is not None:
                 self.searcher.restore(journal.searcher_state)
@@ -754,6 +755,19 @@ def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value))
 
 
-def _short(config: dict[str, Any]) -> str:
-    text = repr(config)
-    return text if len(text) < 120 else text[:117] + "..."
+def _short(value: Any, limit: int = 120) -> str:
+    text = repr(value)
+    return text if len(text) < limit else text[: limit - 3] + "..."
+
+
+def _difference(stored: dict[str, Any], given: dict[str, Any]) -> str:
+    """What differs between a stored searcher config and the one given, key by key."""
+    keys = sorted(set(stored) | set(given))
+    if stored.get("kind") != given.get("kind"):
+        keys = ["kind"]  # another kind of searcher: its other keys differ by nature
+    parts = [
+        f"{k}: stored {_short(stored.get(k), 60)}, given {_short(given.get(k), 60)}"
+        for k in keys
+        if stored.get(k) != given.get(k)
+    ]
+    return "; ".join(parts)
