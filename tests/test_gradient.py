@@ -130,6 +130,15 @@ def test_nan_past_an_extrapolated_step_is_a_step_back_not_a_crash() -> None:
     assert any(e.fun is not None and math.isnan(e.fun) for e in res.history)
 
 
+def test_a_nan_gradient_at_a_trial_step_steps_back_instead_of_stopping() -> None:
+    def jac(x: np.ndarray) -> np.ndarray:
+        return np.array([math.nan]) if x[0] > 2.0 else 2.0 * (x - 3.0)
+
+    res = ft.minimize(lambda x: float((x[0] - 3.0) ** 2), [1.0], jac=jac)
+    assert 1.5 < res.x[0] <= 2.0
+    assert res.fun < 1.01  # from 4.0 at the start
+
+
 def test_nan_on_both_sides_of_a_difference_stops_cleanly() -> None:
     def f(x: np.ndarray) -> float:
         return 1.0 if x[0] == 0.0 else math.nan

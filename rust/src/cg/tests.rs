@@ -182,6 +182,27 @@ fn nan_past_an_extrapolated_step_keeps_the_interval_valid() {
 }
 
 #[test]
+fn a_non_finite_gradient_at_a_trial_step_steps_back() {
+    // The value is finite everywhere, the gradient only for x <= 2; minimum at 3 from 1.
+    let f = |x: &[f64]| {
+        let g = if x[0] > 2.0 {
+            f64::NAN
+        } else {
+            2.0 * (x[0] - 3.0)
+        };
+        ((x[0] - 3.0).powi(2), vec![g])
+    };
+    let mut opts = Options::new(1);
+    opts.analytic = true;
+    let (ms, _) = run(1, opts, vec![1.0], &f, false);
+    let x = ms.finished[0].x.as_ref().unwrap()[0];
+    assert!(
+        x > 1.5 && x <= 2.0,
+        "the descent should move towards 2, got x = {x}"
+    );
+}
+
+#[test]
 fn noisy_quadratic_reaches_the_noise_floor() {
     // 0.5 sum d_i x_i^2 + noise of std 1e-3, deterministic per call.
     let calls = std::cell::Cell::new(0u64);
