@@ -335,6 +335,12 @@ def test_load_study_and_missing_names(journal_path):
         ft.load_study(journal_path, name="beta")
     with pytest.raises(StorageError, match="does not exist"):
         ft.load_study(journal_path.parent / "missing.db")
+    empty = journal_path.parent / "empty.db"
+    empty.touch()
+    with pytest.raises(NotAJournalError, match="it is empty"):
+        ft.load_study(empty)
+    with pytest.raises(NotAJournalError, match="it is a directory"):
+        ft.load_study(journal_path.parent)
     with pytest.raises(InvalidTypeError, match="name must be a string, got 3"):
         ft.load_study(journal_path, name=3)
 
