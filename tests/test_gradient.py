@@ -119,6 +119,26 @@ def test_nan_on_the_line_steps_back() -> None:
     assert any(e.fun is not None and math.isnan(e.fun) for e in res.history)
 
 
+def test_nan_past_an_extrapolated_step_is_a_step_back_not_a_crash() -> None:
+    # The minimum (x = 2) lies beyond the edge of the defined region (x <= 1.5): the line
+    # search extrapolates into NaN and must narrow its interval without inverting it.
+    def f(x: np.ndarray) -> float:
+        return math.nan if x[0] > 1.5 else float((x[0] - 2.0) ** 2)
+
+    res = ft.minimize(f, [0.0])
+    assert 1.0 < res.x[0] <= 1.5
+    assert any(e.fun is not None and math.isnan(e.fun) for e in res.history)
+
+
+def test_a_nan_gradient_at_a_trial_step_steps_back_instead_of_stopping() -> None:
+    def jac(x: np.ndarray) -> np.ndarray:
+        return np.array([math.nan]) if x[0] > 2.0 else 2.0 * (x - 3.0)
+
+    res = ft.minimize(lambda x: float((x[0] - 3.0) ** 2), [1.0], jac=jac)
+    assert 1.5 < res.x[0] <= 2.0
+    assert res.fun < 1.01  # from 4.0 at the start
+
+
 def test_nan_on_both_sides_of_a_difference_stops_cleanly() -> None:
     def f(x: np.ndarray) -> float:
         return 1.0 if x[0] == 0.0 else math.nan
@@ -207,6 +227,16 @@ def test_bad_arguments(kwargs: dict, match: str) -> None:
     x0 = kwargs.pop("x0")
     with pytest.raises(InvalidArgumentError, match=match):
         ft.minimize(lambda x: float(np.sum(x**2)), x0, **kwargs)
+
+
+def test_jac_returning_none_is_a_type_error() -> None:
+    with pytest.raises(InvalidTypeError, match="jac"):
+        ft.minimize(lambda x: float(x[0] ** 2), [1.0], jac=lambda x: None)
+
+
+def test_jac_true_takes_a_list_pair_as_scipy_does() -> None:
+    res = ft.minimize(lambda x: [float(x[0] - 2.0) ** 2, 2.0 * (x - 2.0)], [0.0], jac=True)
+    assert res.success and abs(res.x[0] - 2.0) < 1e-6
 
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
@@ -312,6 +342,16 @@ def test_int_dims_round_and_choices_are_fixed_within_a_descent() -> None:
     assert len(set(proposed)) == len(proposed)
 
 
+def test_a_used_up_discrete_space_ends_the_search_instead_of_hanging() -> None:
+    # Four integer levels: once each was told, every restart meets only known rows.
+    study = ft.Study(ft.GradientSearch({"k": ft.Int(0, 3)}, seed=0))
+    study.optimize(lambda t: (t.params["k"] - 1.3) ** 2, n_trials=50)
+    assert sorted(t.params["k"] for t in study.trials) == [0, 1, 2, 3]
+    assert study.searcher.exhausted
+    with pytest.raises(ft.SearchExhausted):
+        study.ask()
+
+
 def test_memo_survives_a_restore() -> None:
     space = {"n": ft.Int(1, 50), "m": ft.Int(1, 50)}
     f = lambda p: (p["n"] - 17) ** 2 + (p["m"] - 30) ** 2  # noqa: E731
@@ -402,6 +442,22 @@ def test_bad_searcher_arguments() -> None:
         ft.GradientSearch(SPACE, beta="cg")
     with pytest.raises(InvalidArgumentError, match="restarts"):
         ft.GradientSearch(SPACE, restarts=-1)
+
+
+def test_x0_refuses_nan_and_fractional_ints_but_not_inactive_parameters() -> None:
+    space = {
+        "n": ft.Int(1, 8),
+        "model": ft.Choice([{"kind": "svm", "c": ft.Float(0.1, 10.0)}, "tree"]),
+    }
+    with pytest.raises(InvalidArgumentError, match=r"x0\['n'\].*nan"):
+        ft.GradientSearch(space, x0={"n": math.nan, "model": "tree"})
+    with pytest.raises(InvalidArgumentError, match=r"x0\['n'\].*2.5"):
+        ft.GradientSearch(space, x0={"n": 2.5, "model": "tree"})
+    with pytest.raises(InvalidArgumentError, match="x0"):
+        ft.GradientSearch(space, x0={"n": 2, "model": {"kind": "svm", "c": math.nan}})
+    # "c" is inactive when "tree" is chosen: its NaN in the encoded row is no error.
+    search = ft.GradientSearch(space, x0={"n": 2, "model": "tree"})
+    assert search.ask()[1] == {"n": 2, "model": "tree"}  # type: ignore[index]
 
 
 def test_resumed_study_continues_the_same_descent(tmp_path) -> None:

@@ -132,3 +132,10 @@ def test_bad_indices():
         g["a"]
     with pytest.raises(InvalidArgumentError):
         ft.Grid.from_space({"x": ft.Float(0, 1)}, points=0)
+
+
+def test_to_array_too_large_to_allocate_is_an_error_not_a_crash():
+    g = ft.Grid({f"p{i}": list(range(1000)) for i in range(4)})  # 10**12 points
+    with pytest.raises(InvalidArgumentError, match="stop - start"):
+        g.to_array()
+    assert g.to_array(-2).tolist() == [[999.0, 999.0, 999.0, 998.0], [999.0] * 4]

@@ -169,7 +169,8 @@ def test_plain_dict_accepted_everywhere():
         (lambda: ft.Normal(0.0, -1.0), "std"),
         (lambda: ft.Normal(0.0, 1.0, low=2.0, high=1.0), "low"),
         (lambda: ft.Normal(0.0, 1.0, low=-1.0, log=True), "low"),
-        (lambda: ft.Normal(0.0, 1.0, low=60.0, high=61.0), "low"),
+        (lambda: ft.Normal(0.0, 1.0, low=60.0, high=61.0), "low=60, high=61"),
+        (lambda: ft.Float(-1e308, 1e308), "high - low must be a finite"),
     ],
 )
 def test_bad_distributions_name_the_argument(make, arg):
@@ -214,6 +215,29 @@ def test_bad_sequence_and_n():
         space.sample(3, seed=0, sequence="halton")
     with pytest.raises(InvalidArgumentError, match="n"):
         space.sample(-1, seed=0)
+
+
+def test_int_ranges_wider_than_int64_sample_inside_their_bounds():
+    # high - low = 2**63 overflows an int64; the samples must still lie in [low, high].
+    for low, high in [(-(2**62), 2**62), (-(2**63), 2**63 - 1)]:
+        values = [p["x"] for p in ft.Space({"x": ft.Int(low, high)}).sample(200, seed=0)]
+        assert all(low <= x <= high for x in values)
+        assert len(set(values)) > 150
+        assert min(values) < low // 2 and max(values) > high // 2
+
+
+def test_arrays_too_large_to_allocate_are_an_error_not_a_crash():
+    space = ft.Space({"x": ft.Float(0, 1), "y": ft.Int(0, 3)})
+    with pytest.raises(InvalidArgumentError, match="n"):
+        space.sample_array(2**62, seed=0)
+
+
+def test_decode_and_encode_refuse_text_by_name():
+    space = ft.Space({"x": ft.Float(0, 1)})
+    with pytest.raises(InvalidTypeError, match="rows"):
+        space.decode("abc")
+    with pytest.raises(InvalidTypeError, match="params\\['x'\\]"):
+        space.encode({"x": "0.5"})
 
 
 def test_empty_space_samples_empty_dicts():

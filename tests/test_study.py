@@ -1,6 +1,7 @@
 import math
 import sqlite3
 
+import numpy as np
 import pytest
 
 import ferrotune as ft
@@ -76,6 +77,84 @@ def test_numpy_scalar_values_are_accepted():
     study = ft.Study(ft.RandomSearch(SPACE, seed=0))
     study.optimize(lambda t: np.float32(0.25), n_trials=2)
     assert study.best_value == 0.25
+
+
+class _ItemOnly:
+    """A tensor-like scalar: a shape and item(), but float() refuses it."""
+
+    shape = (1,)
+
+    def item(self):
+        return 0.5
+
+    def __float__(self):
+        raise AssertionError("float() must not be used; tensors warn when they require grad")
+
+
+def test_one_element_arrays_and_tensor_like_values_are_accepted():
+    import numpy as np
+
+    values = iter([np.array([0.75]), np.array(0.25), _ItemOnly()])
+    study = ft.Study(ft.RandomSearch(SPACE, seed=0))
+    study.optimize(lambda t: next(values), n_trials=3)
+    assert [t.value for t in study.trials] == [0.75, 0.25, 0.5]
+
+
+@pytest.mark.parametrize(
+    "value, error",
+    [
+        (10**400, InvalidArgumentError),
+        (True, InvalidTypeError),
+        (np.bool_(True), InvalidTypeError),
+    ],
+    ids=["huge int", "bool", "numpy bool"],
+)
+def test_values_that_are_no_float_are_refused_by_name(value, error):
+    study = ft.Study(ft.RandomSearch(SPACE, seed=0))
+    with pytest.raises(error, match="objective value"):
+        study.optimize(lambda t: value, n_trials=1)
+    assert study.trials[0].state is ft.TrialState.FAILED
+
+
+def test_report_takes_what_a_value_takes_and_refuses_bools():
+    import numpy as np
+
+    study = ft.Study(ft.RandomSearch(SPACE, seed=0))
+    trial = study.ask()
+    trial.report(0, np.array([1.5]))
+    trial.report(1, _ItemOnly())
+    assert trial.intermediate == {0: 1.5, 1: 0.5}
+    with pytest.raises(InvalidTypeError, match="value"):
+        trial.report(2, True)
+
+
+def test_catch_covers_a_value_that_is_not_a_number():
+    study = ft.Study(ft.RandomSearch(SPACE, seed=0))
+    study.optimize(lambda t: "abc", n_trials=2, catch=(TypeError,))
+    assert [t.state for t in study.trials] == [ft.TrialState.FAILED] * 2
+    with pytest.raises(InvalidTypeError):
+        study.optimize(lambda t: "abc", n_trials=2, catch=(ZeroDivisionError,))
+
+
+def test_system_exit_in_the_objective_fails_its_trial():
+    def objective(trial):
+        raise SystemExit(3)
+
+    study = ft.Study(ft.RandomSearch(SPACE, seed=0))
+    with pytest.raises(SystemExit):
+        study.optimize(objective, n_trials=2)
+    assert study.trials[0].state is ft.TrialState.FAILED
+    assert "SystemExit" in study.trials[0].error
+
+
+def test_callbacks_may_be_none_or_a_single_callable():
+    seen = []
+    study = ft.Study(ft.RandomSearch(SPACE, seed=0))
+    study.optimize(quadratic, n_trials=2, callbacks=None)
+    study.optimize(quadratic, n_trials=2, callbacks=lambda s, t: seen.append(t.number))
+    assert seen == [2, 3]
+    with pytest.raises(InvalidTypeError, match="callbacks"):
+        study.optimize(quadratic, n_trials=1, callbacks=3)
 
 
 def test_ask_and_tell():
@@ -199,8 +278,13 @@ def test_grid_resume_never_repeats_a_point(journal_path):
 
 def test_resume_with_a_different_searcher_or_direction_is_refused(journal_path):
     ft.Study(ft.RandomSearch(SPACE, seed=1), storage=journal_path).close()
-    with pytest.raises(StateError, match="different searcher"):
+    with pytest.raises(StateError, match="different searcher") as e:
         ft.Study(ft.RandomSearch(SPACE, seed=2), storage=journal_path)
+    # The message says what differs, however long the space is.
+    assert "seed: stored 1, given 2" in str(e.value)
+    assert "space" not in str(e.value)
+    with pytest.raises(StateError, match="kind: stored 'random', given 'grid'"):
+        ft.Study(ft.GridSearch({"x": [1, 2]}), storage=journal_path)
     with pytest.raises(InvalidArgumentError, match="direction"):
         ft.Study(ft.RandomSearch(SPACE, seed=1), storage=journal_path, direction="maximize")
 
@@ -251,6 +335,14 @@ def test_load_study_and_missing_names(journal_path):
         ft.load_study(journal_path, name="beta")
     with pytest.raises(StorageError, match="does not exist"):
         ft.load_study(journal_path.parent / "missing.db")
+    empty = journal_path.parent / "empty.db"
+    empty.touch()
+    with pytest.raises(NotAJournalError, match="it is empty"):
+        ft.load_study(empty)
+    with pytest.raises(NotAJournalError, match="it is a directory"):
+        ft.load_study(journal_path.parent)
+    with pytest.raises(InvalidTypeError, match="name must be a string, got 3"):
+        ft.load_study(journal_path, name=3)
 
 
 def test_params_that_cannot_be_stored_fail_clearly(journal_path):

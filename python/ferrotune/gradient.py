@@ -228,6 +228,8 @@ def _gradient(value: Any, n: int, name: str) -> np.ndarray:
         and value.flags.c_contiguous
     ):
         return value
+    if value is None:  # np.asarray(None, dtype=float) is NaN, which would pass for n = 1
+        v.bad_type(name, value, f"an array of {n} real numbers")
     try:
         g = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
@@ -484,7 +486,7 @@ def minimize(
         nfev += 1
         g: np.ndarray | None = None
         if combined:
-            if not isinstance(out, tuple) or len(out) != 2:
+            if not isinstance(out, (tuple, list)) or len(out) != 2:
                 v.bad_type("fun", out, "a (value, gradient) pair, since jac=True")
             out, g = out
             g = _gradient(g, n, "jac")
@@ -667,11 +669,19 @@ class GradientSearch(Searcher):
         if not isinstance(x0, Mapping):
             v.bad_type("x0", x0, "a dict of parameter values")
         row = self.space.encode(x0)
-        for (name, dist), value in zip(self.space.dims, row.tolist()):
-            if math.isnan(value) or isinstance(dist, Choice):
+        values = row.tolist()
+        for j, ((name, dist), value) in enumerate(zip(self.space.dims, values)):
+            if isinstance(dist, Choice):
+                continue
+            # NaN marks a parameter whose option is not chosen; a chosen one must be finite.
+            parent = self.space.parent(j)
+            active = parent is None or values[parent[0]] == parent[1]
+            if math.isnan(value) and not active:
                 continue
             if not math.isfinite(value):
                 v.bad_value(f"x0[{name!r}]", value, "a finite value")
+            if isinstance(dist, Int) and value != math.floor(value):
+                v.bad_value(f"x0[{name!r}]", value, "a whole number (the parameter is an Int)")
             if isinstance(dist, (Float, Int)) and not dist.low <= value <= dist.high:
                 v.bad_value(f"x0[{name!r}]", value, f"within [{dist.low}, {dist.high}]")
             if isinstance(dist, Normal):

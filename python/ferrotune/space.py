@@ -323,7 +323,10 @@ class Space:
 
     def decode(self, rows: np.ndarray) -> list[dict[str, Any]]:
         """The parameter dicts for rows of an array shaped like ``sample_array``'s."""
-        arr = np.ascontiguousarray(np.asarray(rows, dtype=np.float64))
+        try:
+            arr = np.ascontiguousarray(np.asarray(rows, dtype=np.float64))
+        except (TypeError, ValueError):
+            v.bad_type("rows", rows, f"an array of numbers with {len(self)} columns")
         if arr.ndim == 1:
             arr = arr[None, :]
         if arr.ndim != 2:
@@ -346,7 +349,7 @@ class Space:
                     f"params[{path!r}] = {v.describe(value)} is not one of the options"
                 )
             if isinstance(spec, Distribution):
-                row[self.names.index(path)] = float(value)
+                row[self.names.index(path)] = v.real(f"params[{path!r}]", value, finite=False)
             elif isinstance(spec, Mapping):
                 if not isinstance(value, Mapping):
                     raise InvalidArgumentError(f"params[{path!r}] must be a dict")

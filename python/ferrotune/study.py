@@ -140,11 +140,12 @@ class Study:
                     self.direction,
                     f"{journal.direction!r}, the direction of the stored study {journal.name!r}",
                 )
-            if journal.searcher_config != _jsonable(config):
+            given = _jsonable(config)
+            if journal.searcher_config != given:
                 raise StateError(
                     f"study {journal.name!r} in {journal.path} was run with a different "
-                    f"searcher ({_short(journal.searcher_config)}); resume it with the same "
-                    f"searcher, or give this search a new name"
+                    f"searcher ({_difference(journal.searcher_config, given)}); resume it "
+                    f"with the same searcher, or give this search a new name"
                 )
             if journal.searcher_state is not None:
                 self.searcher.restore(journal.searcher_state)
@@ -400,8 +401,10 @@ class Study:
         timeout : float, optional
             Seconds after which no new trial is started; trials already running finish.
         catch : exception class or tuple of them
-            Objective exceptions that fail the trial without stopping the study.
-        callbacks : iterable of callables
+            Objective exceptions that fail the trial without stopping the study. A returned
+            value that is not a number raises ``InvalidTypeError`` (a ``TypeError``) the same
+            way.
+        callbacks : iterable of callables, or one callable
             Called as ``callback(study, trial)`` after each finished trial, in the driver.
         progress : bool or "always"
             ``True`` shows a tqdm bar with the best value so far when standard error is a
@@ -451,7 +454,7 @@ class Study:
             if timeout <= 0:
                 v.bad_value("timeout", timeout, "a positive number of seconds")
         catch = _catch_tuple(catch)
-        callbacks = list(callbacks)
+        callbacks = _callback_list(callbacks)
         for cb in callbacks:
             if not callable(cb):
                 v.bad_type("callbacks", cb, "callables taking (study, trial)")
@@ -558,7 +561,10 @@ class Study:
         except TrialPruned:
             self.tell(trial, state=TrialState.PRUNED)
             return
-        except Exception as e:
+        except KeyboardInterrupt:
+            raise  # optimize requeues the running trial
+        except BaseException as e:
+            # SystemExit and the like fail the trial too, rather than leave it RUNNING.
             self.tell(trial, e)
             if isinstance(e, catch):
                 log.info("trial %d failed: %r", trial.number, e)
@@ -566,8 +572,11 @@ class Study:
             raise
         try:
             self.tell(trial, value)
-        except FerrotuneError:
-            if trial.state is TrialState.FAILED and FerrotuneError in catch:
+        except FerrotuneError as e:
+            # A value that is not a number failed the trial; `catch` decides, as for an
+            # exception raised by the objective (and as worker processes do).
+            if trial.state is TrialState.FAILED and isinstance(e, catch):
+                log.info("trial %d failed: %s", trial.number, e)
                 return
             raise
         if self.pruner is not None:
@@ -648,6 +657,8 @@ def load_study(storage: Any, name: str | None = None) -> Study:
 
     Raises :class:`~ferrotune.errors.StudyNotFoundError` when ``name`` is not in the file.
     """
+    if name is not None and not isinstance(name, str):
+        v.bad_type("name", name, "a string")
     journal = open_journal(storage, name, read_only=True)
     try:
         study = Study.__new__(Study)
@@ -720,6 +731,18 @@ def _catch_tuple(catch: Any) -> tuple[type[BaseException], ...]:
     return tuple(items)
 
 
+def _callback_list(callbacks: Any) -> list[Callback]:
+    """``callbacks=`` as a list: None is none, a single callable is a list of one."""
+    if callbacks is None:
+        return []
+    if callable(callbacks):
+        return [callbacks]
+    try:
+        return list(callbacks)
+    except TypeError:
+        v.bad_type("callbacks", callbacks, "a list of callables taking (study, trial)")
+
+
 def _finite_searcher(searcher: Searcher) -> bool:
     from .search import GridSearch
 
@@ -732,6 +755,19 @@ def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value))
 
 
-def _short(config: dict[str, Any]) -> str:
-    text = repr(config)
-    return text if len(text) < 120 else text[:117] + "..."
+def _short(value: Any, limit: int = 120) -> str:
+    text = repr(value)
+    return text if len(text) < limit else text[: limit - 3] + "..."
+
+
+def _difference(stored: dict[str, Any], given: dict[str, Any]) -> str:
+    """What differs between a stored searcher config and the one given, key by key."""
+    keys = sorted(set(stored) | set(given))
+    if stored.get("kind") != given.get("kind"):
+        keys = ["kind"]  # another kind of searcher: its other keys differ by nature
+    parts = [
+        f"{k}: stored {_short(stored.get(k), 60)}, given {_short(given.get(k), 60)}"
+        for k in keys
+        if stored.get(k) != given.get(k)
+    ]
+    return "; ".join(parts)

@@ -134,12 +134,7 @@ class Trial:
         Pruners read these to stop hopeless trials; see :meth:`should_prune`.
         """
         step = v.integer("step", step, minimum=0)
-        if isinstance(value, bool) or not isinstance(value, (numbers.Real, float)):
-            try:
-                value = float(value)  # numpy and torch scalars
-            except (TypeError, ValueError):
-                v.bad_type("value", value, "a real number")
-        self.intermediate[step] = float(value)
+        self.intermediate[step] = as_value(value, "value")
         if self._study is not None:
             self._study._on_report(self, step)
 
@@ -244,25 +239,34 @@ def as_state(value: TrialState | str, name: str = "state") -> TrialState:
         v.bad_value(name, value, "one of " + ", ".join(s.value for s in TrialState))
 
 
-def as_value(value: Any) -> float:
+def as_value(value: Any, name: str = "objective value") -> float:
     """The objective's return value as a float, or a clear error.
 
-    Accepts Python and numpy numbers and 0-d arrays/tensors; anything else is a type error.
-    The result may be NaN or infinite: the caller decides what that means.
+    Accepts Python and numpy numbers, and arrays or tensors holding one number (shape ``()``
+    or ``(1,)``); anything else is a type error. The result may be NaN or infinite: the
+    caller decides what that means.
     """
     if type(value) is float:
         return value
     if isinstance(value, bool):
-        v.bad_type("objective value", value, "a real number (a bool is not a score)")
-    if isinstance(value, numbers.Real):
-        return float(value)
+        v.bad_type(name, value, "a real number (a bool is not a score)")
     if isinstance(value, (str, bytes)):
-        v.bad_type("objective value", value, "a real number, not text")
-    shape = getattr(value, "shape", None)
-    if shape is not None and tuple(shape) not in ((), (1,)):
-        v.bad_type("objective value", value, f"a scalar, not an array of shape {tuple(shape)}")
+        v.bad_type(name, value, "a real number, not text")
+    shape = None if isinstance(value, numbers.Real) else getattr(value, "shape", None)
+    if shape is not None:
+        if tuple(shape) not in ((), (1,)):
+            v.bad_type(name, value, f"a scalar, not an array of shape {tuple(shape)}")
+        # numpy no longer converts a shape-(1,) array with float(), and torch warns when
+        # float() meets a tensor that requires grad; item() takes the number out of both.
+        item = getattr(value, "item", None)
+        if callable(item):
+            number = item()
+            if isinstance(number, (bool, str, bytes)) or not isinstance(number, numbers.Real):
+                v.bad_type(name, value, "a real number")
+            value = number
     try:
-        out = float(value)
+        return float(value)
+    except OverflowError:
+        v.bad_value(name, value, "within the range of a float64")
     except (TypeError, ValueError):
-        v.bad_type("objective value", value, "a real number")
-    return out
+        v.bad_type(name, value, "a real number")

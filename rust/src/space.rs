@@ -74,6 +74,14 @@ impl Dist {
                 if log && low <= 0.0 {
                     return Err(Error::invalid("low", low, "a log scale needs low > 0"));
                 }
+                if !(high - low).is_finite() {
+                    // low + u (high - low) would be infinite: every sample would be `high`.
+                    return Err(Error::invalid(
+                        "high",
+                        format!("low={low:?}, high={high:?}"), // 1e308, not 309 digits
+                        "high - low must be a finite float64",
+                    ));
+                }
                 if let Some(step) = step {
                     finite("step", step)?;
                     if step <= 0.0 {
@@ -180,9 +188,10 @@ impl Dist {
                 // The truncated mass must be representable, or sampling degenerates.
                 let (pa, pb) = normal_mass(mean, std, low, high, log);
                 if pb - pa <= 0.0 || pb.is_nan() || pa.is_nan() {
+                    let show = |b: Option<f64>| b.map_or("None".to_string(), |v| v.to_string());
                     return Err(Error::invalid(
                         "low",
-                        format!("low={low:?}, high={high:?}"),
+                        format!("low={}, high={}", show(low), show(high)),
                         "the bounds leave no probability mass under the normal",
                     ));
                 }
@@ -306,7 +315,8 @@ impl Prepared {
             } => Prepared::Steps {
                 low: low as f64,
                 step: step as f64,
-                count: ((high - low) / step + 1) as f64,
+                // In i128: high - low overflows i64 when the range spans more than 2^63.
+                count: ((high as i128 - low as i128) / step as i128 + 1) as f64,
                 high: high as f64,
             },
             Dist::Int {

@@ -157,6 +157,9 @@ impl Journal {
 
     /// Opens an existing journal read-only, without the writer's lock.
     pub fn open_read_only(path: &Path) -> Result<Self> {
+        if path.is_dir() {
+            return Err(not_a_journal(path, "it is a directory"));
+        }
         if !path.is_file() {
             return Err(not_a_journal(path, "no such file"));
         }
@@ -390,6 +393,12 @@ fn check_header(path: &Path) -> Result<()> {
         .open(path)
         .map_err(|e| Error::Storage(format!("cannot read {}: {e}", path.display())))?;
     let n = f.read(&mut head).unwrap_or(0);
+    if n == 0 {
+        return Err(not_a_journal(
+            path,
+            "it is empty (no study was ever stored in it)",
+        ));
+    }
     if n < 16 || &head != b"SQLite format 3\0" {
         return Err(not_a_journal(path, "it is not an SQLite file"));
     }

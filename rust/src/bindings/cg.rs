@@ -312,6 +312,10 @@ impl Memo {
     }
 }
 
+/// Points answered from the memo in a row, within one `ask`, after which the searcher
+/// concludes that it has no new point to propose (each answer costs microseconds).
+const MEMO_ANSWERS_BEFORE_DONE: u32 = 20_000;
+
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 struct SearcherState {
     search: MultiStart,
@@ -359,6 +363,7 @@ impl PyGradientSearcher {
         let (id, row) = {
             let mut st = self.state.lock().map_err(|_| poisoned())?;
             let SearcherState { search, memo } = &mut *st;
+            let mut answered = 0;
             loop {
                 let Next::Point(id, z, _) = search.ask() else {
                     return Ok(None);
@@ -367,6 +372,13 @@ impl PyGradientSearcher {
                 match memo.get(&row) {
                     Some(v) => {
                         search.tell(id, Some(v), None);
+                        // A small discrete space can be used up: then every restart only
+                        // meets rows already told, and without this the loop never ends.
+                        answered += 1;
+                        if answered >= MEMO_ANSWERS_BEFORE_DONE {
+                            search.finish();
+                            return Ok(None);
+                        }
                     }
                     None => break (id, row),
                 }

@@ -4,7 +4,7 @@ use numpy::{PyArray2, PyArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PySlice, PyString};
 
-use super::{detached, IntoPyResult};
+use super::{detached, zeros_2d, IntoPyResult};
 use crate::grid::GridShape;
 use crate::Error;
 
@@ -183,7 +183,7 @@ impl PyGrid {
         let columns: Vec<Vec<usize>> = self.subs.iter().map(|s| s.columns.clone()).collect();
         let values: Vec<Vec<Vec<f64>>> = self.subs.iter().map(|s| s.numeric.clone()).collect();
         let ragged = self.subs.iter().any(|s| s.columns.len() < n_cols);
-        let out = PyArray2::<f64>::zeros(py, [n, n_cols], false);
+        let out = zeros_2d(py, n, n_cols, "stop - start")?;
         {
             let mut view = out.try_readwrite()?;
             let slice = view

@@ -35,6 +35,29 @@ where
     }
 }
 
+/// A zero-filled `(rows, cols)` float64 array allocated by numpy, or an `InvalidArgument`
+/// naming `arg` (which asked for `rows`) when numpy cannot allocate it: the numpy crate's
+/// `PyArray2::zeros` panics on a failed allocation instead of returning the error.
+pub(crate) fn zeros_2d<'py>(
+    py: Python<'py>,
+    rows: usize,
+    cols: usize,
+    arg: &str,
+) -> PyResult<Bound<'py, numpy::PyArray2<f64>>> {
+    let made = py
+        .import("numpy")
+        .and_then(|np| np.getattr("zeros")?.call1(((rows, cols),)));
+    match made {
+        Ok(array) => Ok(array.cast_into::<numpy::PyArray2<f64>>()?),
+        Err(e) => Err(crate::Error::invalid(
+            arg,
+            rows,
+            format!("small enough for an array of {rows} x {cols} float64 values ({e})"),
+        )
+        .into()),
+    }
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

@@ -5,7 +5,7 @@ use numpy::{PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray2};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
 
-use super::{detached, IntoPyResult};
+use super::{detached, zeros_2d, IntoPyResult};
 use crate::space::{Dim, Sequence, Space};
 use crate::Error;
 
@@ -141,7 +141,7 @@ impl PySpace {
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let seq = parse_seq(sequence)?;
         self.check_sobol(seq)?;
-        let out = PyArray2::<f64>::zeros(py, [n, self.space.len()], false);
+        let out = zeros_2d(py, n, self.space.len(), "n")?;
         {
             let mut view = out.try_readwrite()?;
             let slice = view

@@ -449,6 +449,7 @@ impl Descent {
         if self.opts.analytic {
             return match batch[0].grad.clone() {
                 Some(g) => self.have_gradient(purpose, at, f, g),
+                None if purpose == Purpose::Trial => self.trial_gradient_failed(),
                 None => self.finish(Stop::NonFinite),
             };
         }
@@ -472,6 +473,9 @@ impl Descent {
                         .iter()
                         .all(|h| self.inside(s.coord, at[s.coord] + h));
                     if s.flipped || !fits {
+                        if purpose == Purpose::Trial {
+                            return self.trial_gradient_failed();
+                        }
                         return self.finish(Stop::NonFinite);
                     }
                     retry.push(Stencil {
@@ -723,6 +727,18 @@ impl Descent {
             Some(Search::Armijo(_)) => self.accept(t.x, t.f, g),
             None => self.finish(Stop::Internal),
         }
+    }
+
+    /// The gradient at a line-search trial point is not finite: with a Wolfe search the
+    /// step is unusable, as if its value were NaN, and the search steps back along the line
+    /// instead of ending the descent.
+    fn trial_gradient_failed(&mut self) {
+        let step = match self.search.as_mut() {
+            Some(Search::Wolfe(ls)) => ls.value(f64::NAN),
+            _ => return self.finish(Stop::NonFinite),
+        };
+        self.trial = None;
+        self.line_step(step);
     }
 
     fn line_failed(&mut self) {

@@ -119,6 +119,9 @@ impl MoreThuente {
             // Step back: halfway towards the best point, never beyond this step again.
             self.ceiling = self.stp;
             self.stmax = self.stmax.min(self.stp);
+            // An extrapolation may have put the lower end above the new ceiling; dcstep
+            // clamps into [stmin, stmax], which must stay an interval.
+            self.stmin = self.stmin.min(self.stmax);
             self.stp = self.stx + 0.5 * (self.stp - self.stx);
             return self.next_or_fail();
         }

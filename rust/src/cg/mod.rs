@@ -453,6 +453,11 @@ impl MultiStart {
         self.descent.eval(id).map(|e| (self.full(&e.x), e.kind))
     }
 
+    /// Ends the search now: `ask` answers `Done` from here on.
+    pub fn finish(&mut self) {
+        self.done = true;
+    }
+
     /// Whether the search is over.
     pub fn is_done(&mut self) -> bool {
         self.roll();

@@ -158,6 +158,51 @@ fn nan_on_the_line_steps_back() {
 }
 
 #[test]
+fn nan_past_an_extrapolated_step_keeps_the_interval_valid() {
+    // Undefined for x > 1.5, minimum of (x - 2)^2 beyond that edge: the line search
+    // extrapolates, meets NaN, and must step back without inverting its interval.
+    let f = |x: &[f64]| {
+        if x[0] > 1.5 {
+            (f64::NAN, vec![f64::NAN])
+        } else {
+            ((x[0] - 2.0).powi(2), vec![2.0 * (x[0] - 2.0)])
+        }
+    };
+    for analytic in [true, false] {
+        let mut opts = Options::new(1);
+        opts.analytic = analytic;
+        let (ms, _) = run(1, opts, vec![0.0], &f, analytic);
+        let x = ms.finished[0].x.as_ref().unwrap()[0];
+        assert!((0.0..=1.5).contains(&x), "x = {x}");
+        assert!(
+            x > 1.0,
+            "the search should get close to the edge, got x = {x}"
+        );
+    }
+}
+
+#[test]
+fn a_non_finite_gradient_at_a_trial_step_steps_back() {
+    // The value is finite everywhere, the gradient only for x <= 2; minimum at 3 from 1.
+    let f = |x: &[f64]| {
+        let g = if x[0] > 2.0 {
+            f64::NAN
+        } else {
+            2.0 * (x[0] - 3.0)
+        };
+        ((x[0] - 3.0).powi(2), vec![g])
+    };
+    let mut opts = Options::new(1);
+    opts.analytic = true;
+    let (ms, _) = run(1, opts, vec![1.0], &f, false);
+    let x = ms.finished[0].x.as_ref().unwrap()[0];
+    assert!(
+        x > 1.5 && x <= 2.0,
+        "the descent should move towards 2, got x = {x}"
+    );
+}
+
+#[test]
 fn noisy_quadratic_reaches_the_noise_floor() {
     // 0.5 sum d_i x_i^2 + noise of std 1e-3, deterministic per call.
     let calls = std::cell::Cell::new(0u64);
