@@ -81,6 +81,43 @@ def test_numpy_arrays_datasets_and_loaders():
     assert len(h.val_loss) == 2
 
 
+def test_loader_float64_batches_meet_a_float32_model():
+    # Arrays are converted to the model's float type; a loader's batches must be too.
+    X, y = _blobs(n=48)
+    runs = []
+    for X_part in (X.double(), X):
+        loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(X_part, y), 16)
+        torch.manual_seed(0)
+        model = ft.torch.MLP(4, 8, 3)
+        runs.append(ft.torch.fit(model, loader, val=loader, epochs=2, seed=0))
+    assert runs[0].metric == "accuracy"
+    assert runs[0].train_loss == pytest.approx(runs[1].train_loss, rel=1e-6)
+
+
+def test_integer_labels_meet_binary_cross_entropy():
+    # 0/1 labels stay integers so StratifiedKFold can stratify them; BCE wants floats.
+    X, y = _blobs(n=64, classes=2)
+    curves = []
+    for targets in (y, y.float()):
+        for loss in ("bce_with_logits", torch.nn.BCEWithLogitsLoss()):
+            torch.manual_seed(0)
+            model = ft.torch.MLP(4, 8, 1)
+            h = ft.torch.fit(model, (X, targets), val=(X, targets), epochs=2, loss=loss, seed=0)
+            assert h.metric == "accuracy"
+            curves.append((h.train_loss, h.val_metric))
+    assert all(c == curves[0] for c in curves)
+
+
+def test_score_names_an_unknown_part():
+    X, y = _blobs(n=32)
+    h = ft.torch.fit(ft.torch.MLP(4, 8, 3), (X, y), val=(X, y), epochs=1)
+    assert h.score("train") == h.train_metric[0]
+    with pytest.raises(InvalidArgumentError, match="part must be one of 'train', 'val'.*'tset'"):
+        h.score("tset")
+    with pytest.raises(InvalidArgumentError, match="'test'"):
+        h.score("test")  # no test data was given
+
+
 def test_regression_uses_mse_and_loss_as_metric():
     X = torch.randn(64, 3)
     y = X.sum(1)  # shape (N,), against a (N, 1) output

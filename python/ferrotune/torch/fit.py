@@ -94,9 +94,10 @@ class History:
     def score(self, part: str = "val") -> float:
         """The ``part`` curve's metric (accuracy, or loss for regression) at the epoch whose
         weights the model holds."""
+        parts = tuple(p for p in ("train", "val", "test") if getattr(self, f"{p}_metric"))
+        if part not in parts:
+            v.one_of("part", part, parts)
         curve = getattr(self, f"{part}_metric")
-        if curve is None:
-            v.bad_value("part", part, "a part this history has a curve for")
         return float(curve[self.final_epoch])
 
     def to_dict(self) -> dict[str, Any]:
@@ -161,6 +162,7 @@ class _Source:
     ):
         self.name = name
         self.device = device
+        self.float_dtype = float_dtype
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.X: torch.Tensor | None = None
@@ -197,6 +199,11 @@ class _Source:
                 data,
                 "an (inputs, targets) pair of arrays or tensors, a Dataset or a DataLoader",
             )
+
+    def _float(self, t: Any) -> Any:
+        if isinstance(t, torch.Tensor) and t.is_floating_point() and t.dtype != self.float_dtype:
+            return t.to(self.float_dtype)
+        return t
 
     def n_samples(self) -> int | None:
         return None if self.X is None else len(self.X)
@@ -238,6 +245,8 @@ class _Source:
             xb, yb = batch[0], batch[1]
             if _is_int(yb):
                 yb = yb.long()
+            # As for arrays: float batches (numpy's float64, say) meet the model's float type.
+            xb, yb = (self._float(t) for t in (xb, yb))
             yield xb.to(self.device, non_blocking=True), yb.to(self.device, non_blocking=True)
         if empty:
             v.bad_value(self.name, "a loader with no batches", "a non-empty data set")
@@ -302,8 +311,14 @@ class _Task:
         )
 
     def target(self, out: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+        if not self._same_shape:
+            return yb
+        # Elementwise losses want float targets: 0/1 labels kept as integers (so that
+        # StratifiedKFold can stratify by them) meet BCEWithLogitsLoss as floats.
+        if not yb.is_floating_point() and out.is_floating_point():
+            yb = yb.to(out.dtype)
         # A single-output model, (N, 1), against targets (N,): the common regression shape.
-        if self._same_shape and out.dim() == 2 and out.shape[1] == 1 and yb.dim() == 1:
+        if out.dim() == 2 and out.shape[1] == 1 and yb.dim() == 1:
             return yb.unsqueeze(1)
         return yb
 
