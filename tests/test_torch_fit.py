@@ -256,6 +256,29 @@ def test_early_stopping_bad_arguments():
         )
 
 
+def test_metric_monitor_direction_follows_the_task():
+    # val_metric is accuracy for classification (to maximise) and the loss for regression.
+    X, y = _blobs(n=48)
+    stopper = ft.torch.EarlyStopping("val_metric", mode="auto", patience=1)
+    h = ft.torch.fit(ft.torch.MLP(4, 8, 3), (X, y), val=(X, y), epochs=4, early_stopping=stopper)
+    assert stopper.mode == "max"
+    assert stopper.best_value == max(h.val_metric)
+    stopper = ft.torch.EarlyStopping("val_metric", mode="auto", patience=1)
+    h = ft.torch.fit(
+        ft.torch.MLP(4, 8, 1), (X, y.float()), val=(X, y.float()), epochs=4, early_stopping=stopper
+    )
+    assert stopper.mode == "min"
+    assert stopper.best_value == min(h.val_metric)
+    with pytest.raises(InvalidArgumentError, match="mode='max'.*val_metric.*accuracy"):
+        ft.torch.fit(
+            ft.torch.MLP(4, 8, 3),
+            (X, y),
+            val=(X, y),
+            epochs=2,
+            early_stopping=ft.torch.EarlyStopping("val_metric", mode="min"),
+        )
+
+
 # -- bad input -------------------------------------------------------------------------------
 
 
