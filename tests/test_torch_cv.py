@@ -86,6 +86,19 @@ def test_cross_validate_bad_inputs():
         ft.torch.cross_validate(build, X, y, epochs=1, val=(X, y))
     with pytest.raises(InvalidTypeError, match="build_model"):
         ft.torch.cross_validate(lambda p: "not a model", X, y, folds=2, epochs=1)
+    names = np.array(["cat", "dog"])[y.numpy()]
+    with pytest.raises(InvalidArgumentError, match=r"y must be numeric.*'cat', 'dog'"):
+        ft.torch.cross_validate(build, X, names, folds=2, epochs=1)
+
+
+def test_cross_validate_binary_labels_with_bce():
+    # Integer 0/1 labels are stratified, then meet BCEWithLogitsLoss as floats.
+    X, y = _data()
+    cv = ft.torch.cross_validate(
+        lambda: ft.torch.MLP(4, 8, 1), X, y.numpy(), folds=3, epochs=2, loss="bce_with_logits"
+    )
+    assert cv.metric == "accuracy" and len(cv.scores) == 3
+    assert all(0.0 <= s <= 1.0 for s in cv.scores)
 
 
 def test_cv_objective_stores_curves_in_the_plotting_contract():

@@ -123,7 +123,15 @@ def _check_data(X: Any, y: Any) -> tuple[Any, Any]:
     if not isinstance(X, (torch.Tensor, torch.utils.data.Dataset)):
         X = torch.as_tensor(np.asarray(X))
     if not isinstance(y, torch.Tensor):
-        y = torch.as_tensor(np.asarray(y))
+        arr = np.asarray(y)
+        if arr.dtype.kind not in "biuf":
+            v.bad_value(
+                "y",
+                f"{arr.dtype} values such as {arr[:3].tolist()}",
+                "numeric targets: encode class labels as integers 0..n_classes-1 first "
+                "(for instance with numpy.unique(y, return_inverse=True))",
+            )
+        y = torch.as_tensor(arr)
     return X, y
 
 
