@@ -314,6 +314,13 @@ def test_unseeded_calls_differ_and_user_callables_compose():
     assert q(x).dtype == np.float32 and q(x).shape == (8, 3, 8, 8)
 
 
+def test_compose_of_a_single_transform_says_to_wrap_it_in_a_list():
+    with pytest.raises(InvalidTypeError, match=r"transforms must be a list.*RandomHorizontalFlip"):
+        A.Compose(A.RandomHorizontalFlip())
+    with pytest.raises(InvalidTypeError, match=r"transforms\[1\]"):
+        A.Compose([A.RandomHorizontalFlip(), 3])
+
+
 def test_normalize_and_to_float_match_torchvision():
     x = images(n=2)
     f = A.to_float(x)

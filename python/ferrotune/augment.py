@@ -1013,6 +1013,8 @@ class Compose(_Transform):
     """
 
     def __init__(self, transforms: Iterable[Any], *, seed: Optional[int] = None) -> None:
+        if not isinstance(transforms, Iterable):
+            v.bad_type("transforms", transforms, "a list of transforms, such as [transform]")
         self.transforms = list(transforms)
         for k, t in enumerate(self.transforms):
             if not callable(t):
