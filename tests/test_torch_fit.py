@@ -108,6 +108,18 @@ def test_integer_labels_meet_binary_cross_entropy():
     assert all(c == curves[0] for c in curves)
 
 
+def test_class_labels_shaped_n_by_1_train_like_flat_labels():
+    X, y = _blobs(n=48)
+    runs = []
+    for labels in (y, y[:, None], y[:, None].numpy().astype(np.int32)):
+        torch.manual_seed(0)
+        model = ft.torch.MLP(4, 8, 3)
+        h = ft.torch.fit(model, (X, labels), val=(X, labels), epochs=2, seed=0)
+        runs.append((h.train_loss, h.train_metric, h.val_metric))
+    assert runs[1] == runs[0] and runs[2] == runs[0]
+    assert all(0.0 <= a <= 1.0 for a in runs[0][1] + runs[0][2])
+
+
 def test_score_names_an_unknown_part():
     X, y = _blobs(n=32)
     h = ft.torch.fit(ft.torch.MLP(4, 8, 3), (X, y), val=(X, y), epochs=1)
@@ -304,6 +316,23 @@ def test_fit_bad_inputs():
     if not torch.cuda.is_available():
         with pytest.raises(InvalidArgumentError, match="CUDA"):
             ft.torch.fit(m, (X, y), epochs=1, device="cuda")
+
+
+def test_optimizer_and_loss_mistakes_name_the_argument():
+    X, y = _blobs(n=32)
+    model = ft.torch.MLP(4, 8, 3)
+    with pytest.raises(InvalidArgumentError, match="optimizer.*closure.*LBFGS"):
+        ft.torch.fit(model, (X, y), epochs=1, optimizer=torch.optim.LBFGS)
+    with pytest.raises(InvalidArgumentError, match="optimizer.*closure"):
+        ft.torch.fit(model, (X, y), epochs=1, optimizer=torch.optim.LBFGS(model.parameters()))
+    with pytest.raises(InvalidTypeError, match="optimizer: calling .*weight_decay"):
+        ft.torch.fit(
+            model, (X, y), epochs=1, optimizer=lambda params, lr: torch.optim.SGD(params, lr)
+        )
+    with pytest.raises(InvalidTypeError, match=r"loss must be a loss instance such as Cross"):
+        ft.torch.fit(model, (X, y), epochs=1, loss=torch.nn.CrossEntropyLoss)
+    with pytest.raises(InvalidArgumentError, match="model must be a model with trainable"):
+        ft.torch.fit(torch.nn.Identity(), (X, y), epochs=1)
 
 
 def test_model_output_that_does_not_fit_the_loss():

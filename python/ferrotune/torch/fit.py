@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from .. import _validate as v
-from ..errors import InvalidArgumentError
+from ..errors import InvalidArgumentError, InvalidTypeError
 from .early_stopping import EarlyStopping
 
 __all__ = ["fit", "History"]
@@ -278,6 +278,12 @@ class _Task:
                 v.one_of("loss", loss, tuple(_LOSSES))
             self.name = loss
             self.fn: Callable[..., torch.Tensor] = _LOSSES[loss]()
+        elif isinstance(loss, type) and issubclass(loss, nn.Module):
+            v.bad_type(
+                "loss",
+                loss,
+                f"a loss instance such as {loss.__name__}() (the class itself was given)",
+            )
         elif callable(loss):
             self.fn = loss
             self.name = getattr(loss, "__name__", type(loss).__name__)
@@ -312,6 +318,15 @@ class _Task:
 
     def target(self, out: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
         if not self._same_shape:
+            # Class labels shaped (N, 1), as Keras's sparse losses take them, against scores.
+            if (
+                isinstance(self.fn, (nn.CrossEntropyLoss, nn.NLLLoss))
+                and not yb.is_floating_point()
+                and yb.dim() == 2
+                and yb.shape[1] == 1
+                and out.dim() == 2
+            ):
+                return yb.squeeze(1)
             return yb
         # Elementwise losses want float targets: 0/1 labels kept as integers (so that
         # StratifiedKFold can stratify by them) meet BCEWithLogitsLoss as floats.
@@ -355,6 +370,7 @@ class _Task:
     def correct(self, out: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
         """The number of correct predictions in a batch, as a tensor (no device sync)."""
         if self.kind == "argmax":
+            yb = self.target(out, yb)
             labels = yb.argmax(1) if yb.dtype.is_floating_point else yb  # soft targets
             return (out.argmax(1) == labels).sum()
         target = self.target(out, yb)
@@ -368,8 +384,17 @@ class _Task:
 
 def _optimizer(spec: Any, model: nn.Module, lr: float, weight_decay: float) -> Any:
     params = [p for p in model.parameters() if p.requires_grad]
+    if isinstance(spec, torch.optim.LBFGS) or spec is torch.optim.LBFGS:
+        v.bad_value(
+            "optimizer",
+            spec,
+            "an optimizer whose step() needs no closure (fit does not re-evaluate the loss "
+            "as L-BFGS requires); use 'adam', 'sgd' or another first-order optimizer",
+        )
     if isinstance(spec, torch.optim.Optimizer):
         return spec
+    if not params:
+        v.bad_value("model", type(model).__name__, "a model with trainable parameters")
     if isinstance(spec, str):
         name = v.one_of("optimizer", spec.lower(), ("adam", "adamw", "sgd", "rmsprop"))
         if name == "adam":
@@ -380,7 +405,14 @@ def _optimizer(spec: Any, model: nn.Module, lr: float, weight_decay: float) -> A
             return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
         return torch.optim.RMSprop(params, lr=lr, weight_decay=weight_decay)
     if callable(spec):
-        return spec(params, lr=lr, weight_decay=weight_decay)
+        try:
+            return spec(params, lr=lr, weight_decay=weight_decay)
+        except TypeError as e:  # a class or factory that does not take these arguments
+            raise InvalidTypeError(
+                f"optimizer: calling {v.describe(spec)} as f(params, lr={lr}, "
+                f"weight_decay={weight_decay}) failed: {e}; pass an optimizer built on the "
+                "model's parameters instead, or a functools.partial that takes these arguments"
+            ) from e
     v.bad_type(
         "optimizer",
         spec,
