@@ -91,6 +91,14 @@ def test_cross_validate_bad_inputs():
         ft.torch.cross_validate(build, X, names, folds=2, epochs=1)
 
 
+def test_a_diverged_fold_warns_at_the_users_line():
+    X, y = _data()
+    X[0, 0] = float("nan")  # every fold but the one holding sample 0 trains on it
+    with pytest.warns(RuntimeWarning, match="nan") as caught:
+        ft.torch.cross_validate(build, X, y, folds=2, epochs=2)
+    assert {w.filename for w in caught} == {__file__}
+
+
 def test_cross_validate_binary_labels_with_bce():
     # Integer 0/1 labels are stratified, then meet BCEWithLogitsLoss as floats.
     X, y = _data()

@@ -240,6 +240,19 @@ def test_early_stopping_stops_and_says_so_on_nan():
     assert h.stopped_epoch < 19 and "nan" in h.stop_reason
 
 
+def test_a_nan_training_loss_is_reported_as_such_at_the_users_line():
+    X, y = _blobs(n=64)
+    X_bad = X.clone()
+    X_bad[3, 0] = float("nan")
+    stopper = ft.torch.EarlyStopping("val_loss", patience=5)
+    with pytest.warns(RuntimeWarning, match="training loss was nan") as caught:
+        ft.torch.fit(
+            ft.torch.MLP(4, 8, 3), (X_bad, y), val=(X, y), epochs=3, early_stopping=stopper
+        )
+    assert caught[0].filename == __file__
+    assert stopper.reason.startswith("the training loss was nan")  # not "val_loss was nan"
+
+
 def test_early_stopping_bad_arguments():
     with pytest.raises(InvalidArgumentError, match="patience"):
         ft.torch.EarlyStopping(patience=-1)

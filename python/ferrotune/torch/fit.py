@@ -656,6 +656,7 @@ def _run(
                 nonfinite = True
                 if early_stopping is not None:
                     early_stopping.update(epoch, train_loss, model)
+                    early_stopping.reason = stop_reason  # not the monitored curve's fault
                 break
             if early_stopping is not None:
                 value = _monitored(history, early_stopping)
@@ -691,7 +692,7 @@ def _run(
                 else ""
             ),
             RuntimeWarning,
-            stacklevel=3,
+            stacklevel=v.user_stacklevel(),
         )
     log.debug("fit: %s; best epoch %d", stop_reason, history.best_epoch)
     return history
