@@ -331,6 +331,15 @@ def test_fit_bad_inputs():
             ft.torch.fit(m, (X, y), epochs=1, device="cuda")
 
 
+def test_integer_images_get_a_hint_to_convert_them():
+    X = torch.randint(0, 256, (8, 3, 16, 16), dtype=torch.uint8)
+    y = torch.arange(8) % 2
+    with pytest.raises(InvalidArgumentError, match=r"torch.uint8.*ToFloat\(\)"):
+        ft.torch.fit(ft.torch.SmallCNN(3, 2), (X, y), epochs=1)
+    h = ft.torch.fit(ft.torch.SmallCNN(3, 2), (X, y), epochs=1, augment=ft.augment.ToFloat())
+    assert h.epochs == 1
+
+
 def test_optimizer_and_loss_mistakes_name_the_argument():
     X, y = _blobs(n=32)
     model = ft.torch.MLP(4, 8, 3)

@@ -707,9 +707,16 @@ def _first_batch(
         with torch.no_grad():
             out = model(xb)
     except (RuntimeError, ValueError, IndexError) as e:
+        hint = ""
+        if xb.dtype == torch.uint8:
+            # Images straight from a loader or an augmentation pipeline, most often.
+            hint = (
+                "; the inputs are uint8: convert them to floats first (X.float() / 255, or "
+                "ft.augment.ToFloat() as the last augmentation step)"
+            )
         raise InvalidArgumentError(
             f"model: calling it on a training batch of shape {tuple(xb.shape)} "
-            f"({xb.dtype}) failed: {e}"
+            f"({xb.dtype}) failed: {e}{hint}"
         ) from e
     task.check(out, yb)
     y_all = train.y
