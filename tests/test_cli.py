@@ -144,6 +144,18 @@ def test_output_that_cannot_be_written(studies, tmp_path):
         assert "exists" not in line
 
 
+def test_a_resolution_too_large_to_render_is_refused(studies, tmp_path):
+    # 100000 dpi asked matplotlib for gigapixels and ended in an internal MemoryError.
+    out = tmp_path / "plots"
+    one_line_error(
+        ferrotune("plot", studies / "plain.db", "--out", out, "--dpi", "100000"),
+        "--dpi",
+        "at most 1200",
+        "'100000'",
+    )
+    assert not out.exists()
+
+
 def test_trial_out_of_range_writes_nothing(studies, tmp_path):
     out = tmp_path / "plots"
     one_line_error(ferrotune("plot", studies / "cv.db", "--out", out, "--trial", "12"), "0 to 11")

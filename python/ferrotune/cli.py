@@ -302,6 +302,16 @@ def _positive_int(text: str) -> int:
     return n
 
 
+MAX_DPI = 1200  # a figure is about 11 x 6 inches: 1200 dpi is already ~100 megapixels
+
+
+def _dpi(text: str) -> int:
+    n = _positive_int(text)
+    if n > MAX_DPI:
+        raise argparse.ArgumentTypeError(f"expected at most {MAX_DPI} dots per inch, got {text!r}")
+    return n
+
+
 def _trial_number(text: str) -> int:
     try:
         n = int(text)
@@ -380,7 +390,9 @@ def _parser() -> argparse.ArgumentParser:
     _study_arguments(pl, top=10)
     pl.add_argument("--out", "-o", metavar="DIR", required=True, help="the folder to write into")
     pl.add_argument("--trial", type=_trial_number, help="whose learning curves (default: best)")
-    pl.add_argument("--dpi", type=_positive_int, default=110, help="resolution (default 110)")
+    pl.add_argument(
+        "--dpi", type=_dpi, default=110, help=f"resolution (default 110, at most {MAX_DPI})"
+    )
     pl.set_defaults(func=_plot)
 
     r = sub.add_parser(
