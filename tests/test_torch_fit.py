@@ -340,6 +340,17 @@ def test_integer_images_get_a_hint_to_convert_them():
     assert h.epochs == 1
 
 
+def test_float_class_labels_say_why_mse_was_chosen():
+    X, y = _blobs(n=32)
+    with pytest.raises(
+        InvalidArgumentError, match=r"mse was chosen because the targets are float"
+    ):
+        ft.torch.fit(ft.torch.MLP(4, 8, 3), (X, y.float()), epochs=1)
+    with pytest.raises(InvalidArgumentError, match="same shape") as caught:
+        ft.torch.fit(ft.torch.MLP(4, 8, 3), (X, y.float()), epochs=1, loss="mse")
+    assert "chosen" not in str(caught.value)  # the user picked it
+
+
 def test_optimizer_and_loss_mistakes_name_the_argument():
     X, y = _blobs(n=32)
     model = ft.torch.MLP(4, 8, 3)

@@ -271,6 +271,7 @@ class _Task:
 
     def __init__(self, loss: Any, y_sample: torch.Tensor):
         integer_targets = not y_sample.dtype.is_floating_point
+        self.chosen = loss is None  # picked from the targets' type, not by the user
         if loss is None:
             loss = "cross_entropy" if integer_targets else "mse"
         if isinstance(loss, str):
@@ -362,6 +363,11 @@ class _Task:
                     f"outputs; labels go from {int(target.min())} to {int(target.max())})"
                 )
         if problem is not None:
+            if self.chosen and self.name == "mse" and out.dim() == 2 and out.shape[1] > 1:
+                problem += (
+                    " (mse was chosen because the targets are floats; for classification "
+                    "pass integer class labels, such as y.astype(int))"
+                )
             raise InvalidArgumentError(
                 f"loss: the model's output of shape {tuple(out.shape)} does not fit the "
                 f"targets of shape {tuple(yb.shape)} ({yb.dtype}): {self.name} {problem}"
