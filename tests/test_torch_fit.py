@@ -351,6 +351,22 @@ def test_float_class_labels_say_why_mse_was_chosen():
     assert "chosen" not in str(caught.value)  # the user picked it
 
 
+def test_a_seeded_fit_repeats_its_ferrotune_augmentation():
+    X, y = torch.rand(16, 3, 8, 8), torch.arange(16) % 2
+    A = ft.augment
+    jitter = A.ColorJitter(0.4, 0.4)
+    seeded = A.Compose([A.RandomHorizontalFlip(), A.ColorJitter(0.4)], seed=3)
+    for augment in (jitter, A.Compose([A.ColorJitter(0.4)]), seeded):
+        runs = []
+        for _ in range(2):
+            torch.manual_seed(0)
+            model = ft.torch.SmallCNN(3, 2)
+            runs.append(ft.torch.fit(model, (X, y), epochs=2, seed=0, augment=augment).train_loss)
+        assert runs[0] == runs[1], augment
+    assert jitter.seed is None and jitter._calls == 0  # the caller's transform is untouched
+    assert seeded.seed == 3 and seeded._calls == 0
+
+
 def test_optimizer_and_loss_mistakes_name_the_argument():
     X, y = _blobs(n=32)
     model = ft.torch.MLP(4, 8, 3)

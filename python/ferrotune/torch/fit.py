@@ -4,6 +4,7 @@ stopping, augmentation, and the history of it all."""
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import logging
 import math
@@ -508,7 +509,10 @@ def fit(
     device : str or torch.device
     seed : int, optional
         Seeds the shuffling, dropout and augmentation drawn from torch's generator, inside a
-        fork of torch's random state (the caller's state is left as it was).
+        fork of torch's random state (the caller's state is left as it was). A
+        ``ferrotune.augment`` transform or ``Compose`` is run from a copy that restarts its
+        draws, seeded by ``seed`` when it has no seed of its own, so two runs with the same
+        seed see the same augmented batches.
     progress : bool
         A tqdm bar over epochs (quiet when not attached to a terminal).
 
@@ -573,7 +577,7 @@ def fit(
             opt=_optimizer(optimizer, model, lr, weight_decay),
             loss=loss,
             early_stopping=early_stopping,
-            augment=augment,
+            augment=augment if seed is None else _seeded_augment(augment, seed),
             generator=generator,
             progress=progress,
         )
@@ -742,6 +746,23 @@ def _first_batch(
             f"of shape {tuple(yb.shape)} ({yb.dtype}) for {task.name}: {e}"
         ) from e
     return task
+
+
+def _seeded_augment(augment: Any, seed: int) -> Any:
+    """For a seeded fit: a copy of a ferrotune transform whose draws start afresh (the
+    original's call counter would make a second fit differ), seeded by `seed` when neither it
+    nor, for a Compose, any of its steps has a seed."""
+    from .. import augment as aug
+
+    if not isinstance(augment, (aug.Compose, aug._RandomTransform)):
+        return augment
+    steps = augment.transforms if isinstance(augment, aug.Compose) else [augment]
+    own = augment.seed is not None or any(getattr(t, "seed", None) is not None for t in steps)
+    out = copy.copy(augment)
+    out._calls = 0
+    if not own:
+        out.seed = seed
+    return out
 
 
 def _monitored(history: History, stopper: EarlyStopping) -> float:
