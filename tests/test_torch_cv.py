@@ -86,6 +86,8 @@ def test_cross_validate_bad_inputs():
         ft.torch.cross_validate(build, X, y, epochs=1, val=(X, y))
     with pytest.raises(InvalidTypeError, match="build_model"):
         ft.torch.cross_validate(lambda p: "not a model", X, y, folds=2, epochs=1)
+    with pytest.raises(InvalidArgumentError, match=r"fit_options.*\['learning_rate'\]"):
+        ft.torch.cv_objective(build, X, y, epochs=1, learning_rate=0.1)
     names = np.array(["cat", "dog"])[y.numpy()]
     with pytest.raises(InvalidArgumentError, match=r"y must be numeric.*'cat', 'dog'"):
         ft.torch.cross_validate(build, X, names, folds=2, epochs=1)

@@ -150,6 +150,15 @@ def _fit_options(fit_options: dict[str, Any]) -> tuple[dict[str, Any], EarlyStop
                 "left out: cross-validation takes each fold's training and validation data "
                 "from X and y",
             )
+    known = set(inspect.signature(fit).parameters) - {"model", "train"}
+    unknown = sorted(set(fit_options) - known)
+    if unknown:
+        # Found now rather than in the first fold of the first trial.
+        v.bad_value(
+            "fit_options",
+            unknown,
+            f"options of ferrotune.torch.fit: {', '.join(sorted(known - {'val'}))}",
+        )
     if "epochs" not in fit_options:
         v.bad_value("epochs", None, "given: the most epochs each fold trains for")
     opts = dict(fit_options)
