@@ -391,7 +391,8 @@ class _Task:
 
 def _optimizer(spec: Any, model: nn.Module, lr: float, weight_decay: float) -> Any:
     params = [p for p in model.parameters() if p.requires_grad]
-    if isinstance(spec, torch.optim.LBFGS) or spec is torch.optim.LBFGS:
+    lbfgs = torch.optim.LBFGS
+    if isinstance(spec, lbfgs) or (isinstance(spec, type) and issubclass(spec, lbfgs)):
         v.bad_value(
             "optimizer",
             spec,
