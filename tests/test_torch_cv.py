@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import pickle
 
 import numpy as np
@@ -99,6 +100,21 @@ def test_a_diverged_fold_warns_at_the_users_line():
     with pytest.warns(RuntimeWarning, match="nan") as caught:
         ft.torch.cross_validate(build, X, y, folds=2, epochs=2)
     assert {w.filename for w in caught} == {__file__}
+
+
+def test_a_fold_whose_kept_weights_diverged_scores_nan_not_a_guess():
+    X, y = _data()
+    X[59, 0] = float("nan")  # fold 0 trains on sample 59, so its weights turn NaN
+    space = {"width": ft.Choice([8])}
+    study = ft.Study(ft.RandomSearch(space, seed=0), direction="maximize")
+    objective = ft.torch.cv_objective(
+        build, X, y, folds=ft.KFold(2), epochs=2, early_stopping=None
+    )
+    with pytest.warns(RuntimeWarning, match="nan"):
+        study.optimize(objective, n_trials=1)
+    trial = study.trials[0]
+    assert trial.state.name == "FAILED"  # accuracy stayed finite, yet the weights were NaN
+    assert [math.isnan(f["score"]) for f in trial.attrs["folds"]] == [True]
 
 
 def test_cross_validate_binary_labels_with_bce():

@@ -200,7 +200,11 @@ def _run_fold(
         early_stopping=None if stopper is None else stopper.fresh(),
         **{**opts, "seed": seed},
     )
-    return history.score("val"), history
+    score = history.score("val")
+    if history.val_loss is not None and not math.isfinite(history.val_loss[history.final_epoch]):
+        # The weights the fold kept diverged; their accuracy (a constant guess) says nothing.
+        score = math.nan
+    return score, history
 
 
 def _summary(scores: list[float]) -> tuple[float, float]:
