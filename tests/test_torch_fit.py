@@ -367,6 +367,16 @@ def test_a_seeded_fit_repeats_its_ferrotune_augmentation():
     assert seeded.seed == 3 and seeded._calls == 0
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_ferrotune_augmentation_works_when_training_on_cuda():
+    # The kernels refuse CUDA tensors; fit hands them a CPU copy and moves the result back.
+    X, y = torch.rand(16, 3, 8, 8), torch.arange(16) % 2
+    model = ft.torch.SmallCNN(3, 2)
+    augment = ft.augment.Compose([ft.augment.RandomHorizontalFlip(), ft.augment.ColorJitter(0.3)])
+    h = ft.torch.fit(model, (X, y), epochs=2, device="cuda", augment=augment, seed=0)
+    assert h.epochs == 2 and all(np.isfinite(h.train_loss))
+
+
 def test_optimizer_and_loss_mistakes_name_the_argument():
     X, y = _blobs(n=32)
     model = ft.torch.MLP(4, 8, 3)

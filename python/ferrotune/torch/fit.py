@@ -621,7 +621,7 @@ def _run(
             for xb, yb in train.batches(generator):
                 if augment is not None:
                     with torch.no_grad():
-                        xb = augment(xb)
+                        xb = _augment_batch(augment, xb)
                 if task is None:
                     task = _first_batch(model, loss, xb, yb, train)
                     if early_stopping is not None:
@@ -747,6 +747,20 @@ def _first_batch(
             f"of shape {tuple(yb.shape)} ({yb.dtype}) for {task.name}: {e}"
         ) from e
     return task
+
+
+def _augment_batch(augment: Callable[[torch.Tensor], torch.Tensor], xb: torch.Tensor) -> Any:
+    """`augment(xb)`; a ferrotune transform, whose kernels run on the CPU, gets an
+    accelerator's batch through a round trip to the CPU."""
+    from .. import augment as aug
+
+    if xb.device.type == "cpu" or not isinstance(augment, aug._Transform):
+        return augment(xb)
+    # TODO: the round trip costs two copies per batch. Augmenting before the batch reaches
+    # the device would avoid them: keep tensor data on the CPU in _Source when an augment is
+    # given (moving each batch after augmenting), and augment loader batches in
+    # _Source.batches before its .to(device).
+    return augment(xb.cpu()).to(xb.device)
 
 
 def _seeded_augment(augment: Any, seed: int) -> Any:
