@@ -314,6 +314,13 @@ def test_unseeded_calls_differ_and_user_callables_compose():
     assert q(x).dtype == np.float32 and q(x).shape == (8, 3, 8, 8)
 
 
+def test_compose_of_a_single_transform_says_to_wrap_it_in_a_list():
+    with pytest.raises(InvalidTypeError, match=r"transforms must be a list.*RandomHorizontalFlip"):
+        A.Compose(A.RandomHorizontalFlip())
+    with pytest.raises(InvalidTypeError, match=r"transforms\[1\]"):
+        A.Compose([A.RandomHorizontalFlip(), 3])
+
+
 def test_normalize_and_to_float_match_torchvision():
     x = images(n=2)
     f = A.to_float(x)
@@ -343,6 +350,20 @@ def test_collate_and_loader_wrapper():
     )
     assert len(wrapped) == 2
     assert [tuple(b[0].shape) for b in wrapped] == [(8, 3, 10, 10)] * 2
+
+
+def test_collate_index_that_is_not_in_the_batch_is_named():
+    sample = {"image": torch.zeros(3, 4, 4, dtype=torch.uint8), "label": 1}
+    with pytest.raises(InvalidArgumentError, match=r"index must be a key.*'image'.*'img'"):
+        A.Collate(A.RandomHorizontalFlip(), index="img")([sample] * 2)
+    pair = (torch.zeros(3, 4, 4, dtype=torch.uint8), 1)
+    with pytest.raises(InvalidArgumentError, match="index must be a position.*2 parts.*5"):
+        A.Collate(A.RandomHorizontalFlip(), index=5)([pair] * 2)
+    batches = [(np.zeros((2, 3, 4, 4), np.uint8), np.zeros(2))]
+    with pytest.raises(InvalidArgumentError, match="index"):
+        list(A.AugmentedLoader(batches, A.RandomHorizontalFlip(), index="image"))
+    out = A.Collate(A.RandomHorizontalFlip(), index=-2)([pair] * 2)
+    assert out[0].shape == (2, 3, 4, 4)
 
 
 # Python 3.12+ warns about fork() in a threaded process; forking is the point of these tests.

@@ -136,6 +136,24 @@ def test_output_that_cannot_be_written(studies, tmp_path):
         ferrotune("report", studies / "plain.db", "-o", blocker / "r.html"), "cannot write"
     )
     one_line_error(ferrotune("report", studies / "plain.db", "-o", tmp_path), "is a folder")
+    # A file where a folder should be is named as such, not as "file exists".
+    for path in (blocker / "r.html", blocker / "deep" / "r.html"):
+        line = one_line_error(
+            ferrotune("report", studies / "plain.db", "-o", path), "is a file, not a folder"
+        )
+        assert "exists" not in line
+
+
+def test_a_resolution_too_large_to_render_is_refused(studies, tmp_path):
+    # 100000 dpi asked matplotlib for gigapixels and ended in an internal MemoryError.
+    out = tmp_path / "plots"
+    one_line_error(
+        ferrotune("plot", studies / "plain.db", "--out", out, "--dpi", "100000"),
+        "--dpi",
+        "at most 1200",
+        "'100000'",
+    )
+    assert not out.exists()
 
 
 def test_trial_out_of_range_writes_nothing(studies, tmp_path):
@@ -216,6 +234,14 @@ def test_bench_missing_module_alone_is_skipped_not_failed(benches):
     r = ferrotune("bench", "parallel", env={"FERROTUNE_BENCHES": benches})
     assert r.returncode == 0 and r.stderr == ""
     assert "parallel: skipped" in r.stdout
+
+
+def test_bench_json_that_cannot_be_written_fails_before_measuring(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    r = ferrotune("bench", "all", "--json", blocker / "out.json")
+    one_line_error(r, "cannot write", "is a file, not a folder")
+    assert r.stdout == ""  # no machine line: nothing was measured
 
 
 def test_bench_json_to_a_folder_is_one_line(benches, tmp_path):

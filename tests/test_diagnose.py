@@ -105,6 +105,8 @@ def test_diagnose_a_study_reads_the_best_trials_folds():
 def test_diagnose_bad_inputs():
     with pytest.raises(InvalidTypeError, match="result"):
         ft.diagnose(42)
+    with pytest.raises(InvalidArgumentError, match=r"'train_loss' or a 'folds' key.*\['loss'\]"):
+        ft.diagnose({"loss": [0.5, 0.4]})
     with pytest.raises(InvalidArgumentError, match="gap"):
         ft.diagnose(_h([0.5], [0.5]), gap=-1)
     with pytest.raises(InvalidArgumentError, match="epoch"):

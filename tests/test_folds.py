@@ -122,6 +122,9 @@ def test_bad_split_inputs():
         list(ft.StratifiedKFold(2).split(np.zeros(10)))
     with pytest.raises(InvalidArgumentError, match="continuous"):
         list(ft.StratifiedKFold(2).split(np.zeros(10), np.linspace(0, 1, 10)))
+    mixed = np.array([1, "a"] * 5, dtype=object)  # numpy cannot sort 1 and "a" together
+    with pytest.raises(InvalidArgumentError, match="y must be labels of one kind.*int, str"):
+        list(ft.StratifiedKFold(2).split(np.zeros(10), mixed))
 
 
 def test_train_val_test_split_sizes_and_order():
@@ -181,3 +184,13 @@ def test_sklearn_splitters_are_accepted_where_folds_are():
         as_folds([([0, 1], [99])], X, y, stratify=False)
     with pytest.raises(InvalidTypeError, match="folds"):
         as_folds("five", X, y, stratify=False)
+
+
+def test_a_splitter_that_needs_groups_says_how_to_pass_its_folds():
+    from ferrotune.folds import as_folds
+
+    X, y, groups = np.zeros((12, 2)), np.arange(12) % 2, np.arange(12) // 3
+    with pytest.raises(InvalidArgumentError, match=r"folds: GroupKFold.*groups.*folds=list"):
+        as_folds(sk.GroupKFold(2), X, y, stratify=True)
+    pairs = as_folds(list(sk.GroupKFold(2).split(X, y, groups)), X, y, stratify=True)
+    assert sorted(np.concatenate([val for _, val in pairs]).tolist()) == list(range(12))

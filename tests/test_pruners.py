@@ -102,6 +102,13 @@ def test_successive_halving_keeps_the_top_third():
     assert study.trials[2].state.value == "PRUNED"
 
 
+def test_a_pruner_that_is_not_one_is_refused_when_the_study_is_made():
+    # A name instead of an object used to be kept, failing later inside should_prune().
+    for bad in ("median", ft.MedianPruner):
+        with pytest.raises(InvalidTypeError, match="pruner must be a pruner with should_prune"):
+            ft.Study(ft.RandomSearch({"x": ft.Float(0, 1)}), pruner=bad)
+
+
 def test_objective_that_never_reports_with_a_pruner_is_an_error():
     study = _study(ft.MedianPruner(), n=3)
     with pytest.raises(InvalidArgumentError, match="report"):

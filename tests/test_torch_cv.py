@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import pickle
 
 import numpy as np
@@ -86,6 +87,44 @@ def test_cross_validate_bad_inputs():
         ft.torch.cross_validate(build, X, y, epochs=1, val=(X, y))
     with pytest.raises(InvalidTypeError, match="build_model"):
         ft.torch.cross_validate(lambda p: "not a model", X, y, folds=2, epochs=1)
+    with pytest.raises(InvalidArgumentError, match=r"fit_options.*\['learning_rate'\]"):
+        ft.torch.cv_objective(build, X, y, epochs=1, learning_rate=0.1)
+    names = np.array(["cat", "dog"])[y.numpy()]
+    with pytest.raises(InvalidArgumentError, match=r"y must be numeric.*'cat', 'dog'"):
+        ft.torch.cross_validate(build, X, names, folds=2, epochs=1)
+
+
+def test_a_diverged_fold_warns_at_the_users_line():
+    X, y = _data()
+    X[0, 0] = float("nan")  # every fold but the one holding sample 0 trains on it
+    with pytest.warns(RuntimeWarning, match="nan") as caught:
+        ft.torch.cross_validate(build, X, y, folds=2, epochs=2)
+    assert {w.filename for w in caught} == {__file__}
+
+
+def test_a_fold_whose_kept_weights_diverged_scores_nan_not_a_guess():
+    X, y = _data()
+    X[59, 0] = float("nan")  # fold 0 trains on sample 59, so its weights turn NaN
+    space = {"width": ft.Choice([8])}
+    study = ft.Study(ft.RandomSearch(space, seed=0), direction="maximize")
+    objective = ft.torch.cv_objective(
+        build, X, y, folds=ft.KFold(2), epochs=2, early_stopping=None
+    )
+    with pytest.warns(RuntimeWarning, match="nan"):
+        study.optimize(objective, n_trials=1)
+    trial = study.trials[0]
+    assert trial.state.name == "FAILED"  # accuracy stayed finite, yet the weights were NaN
+    assert [math.isnan(f["score"]) for f in trial.attrs["folds"]] == [True]
+
+
+def test_cross_validate_binary_labels_with_bce():
+    # Integer 0/1 labels are stratified, then meet BCEWithLogitsLoss as floats.
+    X, y = _data()
+    cv = ft.torch.cross_validate(
+        lambda: ft.torch.MLP(4, 8, 1), X, y.numpy(), folds=3, epochs=2, loss="bce_with_logits"
+    )
+    assert cv.metric == "accuracy" and len(cv.scores) == 3
+    assert all(0.0 <= s <= 1.0 for s in cv.scores)
 
 
 def test_cv_objective_stores_curves_in_the_plotting_contract():

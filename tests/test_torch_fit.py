@@ -81,6 +81,55 @@ def test_numpy_arrays_datasets_and_loaders():
     assert len(h.val_loss) == 2
 
 
+def test_loader_float64_batches_meet_a_float32_model():
+    # Arrays are converted to the model's float type; a loader's batches must be too.
+    X, y = _blobs(n=48)
+    runs = []
+    for X_part in (X.double(), X):
+        loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(X_part, y), 16)
+        torch.manual_seed(0)
+        model = ft.torch.MLP(4, 8, 3)
+        runs.append(ft.torch.fit(model, loader, val=loader, epochs=2, seed=0))
+    assert runs[0].metric == "accuracy"
+    assert runs[0].train_loss == pytest.approx(runs[1].train_loss, rel=1e-6)
+
+
+def test_integer_labels_meet_binary_cross_entropy():
+    # 0/1 labels stay integers so StratifiedKFold can stratify them; BCE wants floats.
+    X, y = _blobs(n=64, classes=2)
+    curves = []
+    for targets in (y, y.float()):
+        for loss in ("bce_with_logits", torch.nn.BCEWithLogitsLoss()):
+            torch.manual_seed(0)
+            model = ft.torch.MLP(4, 8, 1)
+            h = ft.torch.fit(model, (X, targets), val=(X, targets), epochs=2, loss=loss, seed=0)
+            assert h.metric == "accuracy"
+            curves.append((h.train_loss, h.val_metric))
+    assert all(c == curves[0] for c in curves)
+
+
+def test_class_labels_shaped_n_by_1_train_like_flat_labels():
+    X, y = _blobs(n=48)
+    runs = []
+    for labels in (y, y[:, None], y[:, None].numpy().astype(np.int32)):
+        torch.manual_seed(0)
+        model = ft.torch.MLP(4, 8, 3)
+        h = ft.torch.fit(model, (X, labels), val=(X, labels), epochs=2, seed=0)
+        runs.append((h.train_loss, h.train_metric, h.val_metric))
+    assert runs[1] == runs[0] and runs[2] == runs[0]
+    assert all(0.0 <= a <= 1.0 for a in runs[0][1] + runs[0][2])
+
+
+def test_score_names_an_unknown_part():
+    X, y = _blobs(n=32)
+    h = ft.torch.fit(ft.torch.MLP(4, 8, 3), (X, y), val=(X, y), epochs=1)
+    assert h.score("train") == h.train_metric[0]
+    with pytest.raises(InvalidArgumentError, match="part must be one of 'train', 'val'.*'tset'"):
+        h.score("tset")
+    with pytest.raises(InvalidArgumentError, match="'test'"):
+        h.score("test")  # no test data was given
+
+
 def test_regression_uses_mse_and_loss_as_metric():
     X = torch.randn(64, 3)
     y = X.sum(1)  # shape (N,), against a (N, 1) output
@@ -191,6 +240,19 @@ def test_early_stopping_stops_and_says_so_on_nan():
     assert h.stopped_epoch < 19 and "nan" in h.stop_reason
 
 
+def test_a_nan_training_loss_is_reported_as_such_at_the_users_line():
+    X, y = _blobs(n=64)
+    X_bad = X.clone()
+    X_bad[3, 0] = float("nan")
+    stopper = ft.torch.EarlyStopping("val_loss", patience=5)
+    with pytest.warns(RuntimeWarning, match="training loss was nan") as caught:
+        ft.torch.fit(
+            ft.torch.MLP(4, 8, 3), (X_bad, y), val=(X, y), epochs=3, early_stopping=stopper
+        )
+    assert caught[0].filename == __file__
+    assert stopper.reason.startswith("the training loss was nan")  # not "val_loss was nan"
+
+
 def test_early_stopping_bad_arguments():
     with pytest.raises(InvalidArgumentError, match="patience"):
         ft.torch.EarlyStopping(patience=-1)
@@ -219,6 +281,29 @@ def test_early_stopping_bad_arguments():
         )
 
 
+def test_metric_monitor_direction_follows_the_task():
+    # val_metric is accuracy for classification (to maximise) and the loss for regression.
+    X, y = _blobs(n=48)
+    stopper = ft.torch.EarlyStopping("val_metric", mode="auto", patience=1)
+    h = ft.torch.fit(ft.torch.MLP(4, 8, 3), (X, y), val=(X, y), epochs=4, early_stopping=stopper)
+    assert stopper.mode == "max"
+    assert stopper.best_value == max(h.val_metric)
+    stopper = ft.torch.EarlyStopping("val_metric", mode="auto", patience=1)
+    h = ft.torch.fit(
+        ft.torch.MLP(4, 8, 1), (X, y.float()), val=(X, y.float()), epochs=4, early_stopping=stopper
+    )
+    assert stopper.mode == "min"
+    assert stopper.best_value == min(h.val_metric)
+    with pytest.raises(InvalidArgumentError, match="mode='max'.*val_metric.*accuracy"):
+        ft.torch.fit(
+            ft.torch.MLP(4, 8, 3),
+            (X, y),
+            val=(X, y),
+            epochs=2,
+            early_stopping=ft.torch.EarlyStopping("val_metric", mode="min"),
+        )
+
+
 # -- bad input -------------------------------------------------------------------------------
 
 
@@ -244,6 +329,69 @@ def test_fit_bad_inputs():
     if not torch.cuda.is_available():
         with pytest.raises(InvalidArgumentError, match="CUDA"):
             ft.torch.fit(m, (X, y), epochs=1, device="cuda")
+
+
+def test_integer_images_get_a_hint_to_convert_them():
+    X = torch.randint(0, 256, (8, 3, 16, 16), dtype=torch.uint8)
+    y = torch.arange(8) % 2
+    with pytest.raises(InvalidArgumentError, match=r"torch.uint8.*ToFloat\(\)"):
+        ft.torch.fit(ft.torch.SmallCNN(3, 2), (X, y), epochs=1)
+    h = ft.torch.fit(ft.torch.SmallCNN(3, 2), (X, y), epochs=1, augment=ft.augment.ToFloat())
+    assert h.epochs == 1
+
+
+def test_float_class_labels_say_why_mse_was_chosen():
+    X, y = _blobs(n=32)
+    with pytest.raises(
+        InvalidArgumentError, match=r"mse was chosen because the targets are float"
+    ):
+        ft.torch.fit(ft.torch.MLP(4, 8, 3), (X, y.float()), epochs=1)
+    with pytest.raises(InvalidArgumentError, match="same shape") as caught:
+        ft.torch.fit(ft.torch.MLP(4, 8, 3), (X, y.float()), epochs=1, loss="mse")
+    assert "chosen" not in str(caught.value)  # the user picked it
+
+
+def test_a_seeded_fit_repeats_its_ferrotune_augmentation():
+    X, y = torch.rand(16, 3, 8, 8), torch.arange(16) % 2
+    A = ft.augment
+    jitter = A.ColorJitter(0.4, 0.4)
+    seeded = A.Compose([A.RandomHorizontalFlip(), A.ColorJitter(0.4)], seed=3)
+    for augment in (jitter, A.Compose([A.ColorJitter(0.4)]), seeded):
+        runs = []
+        for _ in range(2):
+            torch.manual_seed(0)
+            model = ft.torch.SmallCNN(3, 2)
+            runs.append(ft.torch.fit(model, (X, y), epochs=2, seed=0, augment=augment).train_loss)
+        assert runs[0] == runs[1], augment
+    assert jitter.seed is None and jitter._calls == 0  # the caller's transform is untouched
+    assert seeded.seed == 3 and seeded._calls == 0
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_ferrotune_augmentation_works_when_training_on_cuda():
+    # The kernels refuse CUDA tensors; fit hands them a CPU copy and moves the result back.
+    X, y = torch.rand(16, 3, 8, 8), torch.arange(16) % 2
+    model = ft.torch.SmallCNN(3, 2)
+    augment = ft.augment.Compose([ft.augment.RandomHorizontalFlip(), ft.augment.ColorJitter(0.3)])
+    h = ft.torch.fit(model, (X, y), epochs=2, device="cuda", augment=augment, seed=0)
+    assert h.epochs == 2 and all(np.isfinite(h.train_loss))
+
+
+def test_optimizer_and_loss_mistakes_name_the_argument():
+    X, y = _blobs(n=32)
+    model = ft.torch.MLP(4, 8, 3)
+    with pytest.raises(InvalidArgumentError, match="optimizer.*closure.*LBFGS"):
+        ft.torch.fit(model, (X, y), epochs=1, optimizer=torch.optim.LBFGS)
+    with pytest.raises(InvalidArgumentError, match="optimizer.*closure"):
+        ft.torch.fit(model, (X, y), epochs=1, optimizer=torch.optim.LBFGS(model.parameters()))
+    with pytest.raises(InvalidTypeError, match="optimizer: calling .*weight_decay"):
+        ft.torch.fit(
+            model, (X, y), epochs=1, optimizer=lambda params, lr: torch.optim.SGD(params, lr)
+        )
+    with pytest.raises(InvalidTypeError, match=r"loss must be a loss instance such as Cross"):
+        ft.torch.fit(model, (X, y), epochs=1, loss=torch.nn.CrossEntropyLoss)
+    with pytest.raises(InvalidArgumentError, match="model must be a model with trainable"):
+        ft.torch.fit(torch.nn.Identity(), (X, y), epochs=1)
 
 
 def test_model_output_that_does_not_fit_the_loss():

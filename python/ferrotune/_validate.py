@@ -6,6 +6,8 @@ from __future__ import annotations
 import importlib
 import math
 import numbers
+import os
+import sys
 from typing import Any, NoReturn
 
 from .errors import InvalidArgumentError, InvalidTypeError, MissingDependencyError
@@ -66,6 +68,21 @@ def one_of(name: str, value: Any, options: tuple[str, ...]) -> str:
         choices = ", ".join(repr(o) for o in options)
         bad_value(name, value, f"one of {choices}")
     return value
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def user_stacklevel() -> int:
+    """The ``stacklevel`` that makes a ``warnings.warn`` in the calling function point at the
+    first frame outside ferrotune: the user's line, however deep the call came from (``fit``
+    directly, or ``fit`` inside ``cross_validate`` inside ``Study.optimize``)."""
+    level = 1
+    frame = sys._getframe(1)  # the function about to warn
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame = frame.f_back  # type: ignore[assignment]
+        level += 1
+    return level
 
 
 def optional_import(module: str, extra: str) -> Any:

@@ -1013,6 +1013,8 @@ class Compose(_Transform):
     """
 
     def __init__(self, transforms: Iterable[Any], *, seed: Optional[int] = None) -> None:
+        if not isinstance(transforms, Iterable):
+            v.bad_type("transforms", transforms, "a list of transforms, such as [transform]")
         self.transforms = list(transforms)
         for k, t in enumerate(self.transforms):
             if not callable(t):
@@ -1102,10 +1104,18 @@ def _augment_part(batch: Any, transform: Callable[[Any], Any], index: Any, layou
     if index is None:
         return run(batch)
     if isinstance(batch, dict):
+        if index not in batch:
+            v.bad_value("index", index, f"a key of the batch, one of {sorted(map(str, batch))}")
         out = dict(batch)
         out[index] = run(batch[index])
         return out
     if isinstance(batch, (tuple, list)):
+        if (
+            isinstance(index, bool)
+            or not isinstance(index, int)
+            or not -len(batch) <= index < len(batch)
+        ):
+            v.bad_value("index", index, f"a position in the batch of {len(batch)} parts")
         items = list(batch)
         items[index] = run(items[index])
         return type(batch)(items) if isinstance(batch, list) else tuple(items)

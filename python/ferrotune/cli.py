@@ -106,6 +106,8 @@ def _bench(args: argparse.Namespace) -> int:
         raise UsageError(
             f"unknown benchmark suite {args.suite!r}: choose one of {', '.join(choices)}"
         )
+    if args.json:
+        _check_writable_file(pathlib.Path(args.json))  # not after minutes of measuring
     directory = _benches_dir()
     harness = _load(directory, "_harness")
     machine = harness.machine()
@@ -211,14 +213,28 @@ def _writable_folder(text: str) -> pathlib.Path:
 
 
 def _reason(e: OSError) -> str:
-    if e.errno == errno.ENOTDIR:
+    # mkdir(parents=True, exist_ok=True) fails with EEXIST only when a parent is a file.
+    if e.errno in (errno.ENOTDIR, errno.EEXIST):
         return "a part of the path is a file, not a folder"
     return (e.strerror or str(e)).lower()
 
 
-def _write_text(path: pathlib.Path, text: str) -> None:
+def _check_writable_file(path: pathlib.Path) -> None:
+    """Fails early, before any long work, when `path` clearly cannot be written."""
     if path.is_dir():
         raise UsageError(f"cannot write {path}: it is a folder; give a file name")
+    existing = path.parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing.exists() and not existing.is_dir():
+        raise UsageError(f"cannot write {path}: {existing} is a file, not a folder")
+    target = path if path.exists() else existing
+    if target.exists() and not os.access(target, os.W_OK):
+        raise UsageError(f"cannot write {path}: permission denied")
+
+
+def _write_text(path: pathlib.Path, text: str) -> None:
+    _check_writable_file(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
@@ -264,6 +280,7 @@ def _report(args: argparse.Namespace) -> int:
         raise UsageError(
             f"cannot write {out}: it is a folder; give a file name such as report.html"
         )
+    _check_writable_file(out)
     study = _load_study(args.study, args.name)
     _check_trial(study, args.trial)
     page = render_report(study, top=args.top, trial=args.trial, source=args.study)
@@ -282,6 +299,16 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if n < 1:
         raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {text!r}")
+    return n
+
+
+MAX_DPI = 1200  # a figure is about 11 x 6 inches: 1200 dpi is already ~100 megapixels
+
+
+def _dpi(text: str) -> int:
+    n = _positive_int(text)
+    if n > MAX_DPI:
+        raise argparse.ArgumentTypeError(f"expected at most {MAX_DPI} dots per inch, got {text!r}")
     return n
 
 
@@ -363,7 +390,9 @@ def _parser() -> argparse.ArgumentParser:
     _study_arguments(pl, top=10)
     pl.add_argument("--out", "-o", metavar="DIR", required=True, help="the folder to write into")
     pl.add_argument("--trial", type=_trial_number, help="whose learning curves (default: best)")
-    pl.add_argument("--dpi", type=_positive_int, default=110, help="resolution (default 110)")
+    pl.add_argument(
+        "--dpi", type=_dpi, default=110, help=f"resolution (default 110, at most {MAX_DPI})"
+    )
     pl.set_defaults(func=_plot)
 
     r = sub.add_parser(

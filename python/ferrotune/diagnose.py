@@ -119,8 +119,16 @@ def _fmt_summary(summary: dict[str, Any]) -> str:
 
 def _history_dict(h: Any) -> dict[str, Any]:
     data = h.to_dict() if hasattr(h, "to_dict") else h
-    if not isinstance(data, dict) or "train_loss" not in data:
+    if not isinstance(data, dict):
         v.bad_type("result", h, "a History, a cross-validation result, a Study, or a dict")
+    if "train_loss" not in data:
+        keys = sorted(map(str, data))
+        v.bad_value(
+            "result",
+            h,
+            "a History or CVResult as a dict (their to_dict(), with a 'train_loss' or a "
+            f"'folds' key); this dict has keys {keys}",
+        )
     return data
 
 

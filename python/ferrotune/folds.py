@@ -22,6 +22,7 @@ import numpy as np
 
 from . import _core
 from . import _validate as v
+from .errors import InvalidArgumentError
 
 __all__ = ["KFold", "StratifiedKFold", "train_val_test_split", "n_samples", "take", "as_folds"]
 
@@ -80,7 +81,11 @@ def _encode(labels: np.ndarray) -> tuple[np.ndarray, int]:
                 labels,
                 "class labels; these look continuous: use KFold for a regression target",
             )
-    _, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
+    try:
+        _, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
+    except TypeError:  # mixed kinds in an object array: 1 and "a" cannot be sorted together
+        kinds = sorted({type(x).__name__ for x in labels.tolist()})
+        v.bad_value("y", labels, f"labels of one kind, not a mix of {', '.join(kinds)}")
     rank = np.empty(len(first), dtype=np.int64)
     rank[np.argsort(first, kind="stable")] = np.arange(len(first))
     return rank[inverse.reshape(-1)], len(first)
@@ -213,7 +218,17 @@ def as_folds(folds: Any, X: Any, y: Any, *, stratify: bool) -> list[tuple[np.nda
         if type(X).__module__.split(".")[0] == "torch":
             X_arg = np.empty((n, 0))  # scikit-learn splitters only need the sample count
         y_arg = None if y is None else _labels_1d(y, n)
-        pairs = list(folds.split(X_arg, y_arg))
+        try:
+            pairs = list(folds.split(X_arg, y_arg))
+        except (TypeError, ValueError) as e:
+            if isinstance(folds, _Splitter):
+                raise  # ours already name the argument
+            # A splitter that needs more than (X, y), such as scikit-learn's GroupKFold.
+            reason = str(e).rstrip(".")
+            raise InvalidArgumentError(
+                f"folds: {folds!r}.split(X, y) failed: {reason}; for a splitter that needs "
+                "groups, pass its folds instead: folds=list(splitter.split(X, y, groups))"
+            ) from e
     elif not hasattr(folds, "__iter__"):
         v.bad_type(
             "folds",

@@ -103,6 +103,14 @@ class Study:
             searcher._set_direction(self.direction)
         if name is not None and not isinstance(name, str):
             v.bad_type("name", name, "a string")
+        if pruner is not None and (
+            isinstance(pruner, type) or not callable(getattr(pruner, "should_prune", None))
+        ):
+            v.bad_type(
+                "pruner",
+                pruner,
+                "a pruner with should_prune(study, trial), such as ft.MedianPruner(), or None",
+            )
         self.pruner = pruner
         self._sign = 1.0 if direction == "minimize" else -1.0
         # Trial number -> the live Trial while it runs, a compact record once it finished

@@ -123,7 +123,15 @@ def _check_data(X: Any, y: Any) -> tuple[Any, Any]:
     if not isinstance(X, (torch.Tensor, torch.utils.data.Dataset)):
         X = torch.as_tensor(np.asarray(X))
     if not isinstance(y, torch.Tensor):
-        y = torch.as_tensor(np.asarray(y))
+        arr = np.asarray(y)
+        if arr.dtype.kind not in "biuf":
+            v.bad_value(
+                "y",
+                f"{arr.dtype} values such as {arr[:3].tolist()}",
+                "numeric targets: encode class labels as integers 0..n_classes-1 first "
+                "(for instance with numpy.unique(y, return_inverse=True))",
+            )
+        y = torch.as_tensor(arr)
     return X, y
 
 
@@ -142,6 +150,15 @@ def _fit_options(fit_options: dict[str, Any]) -> tuple[dict[str, Any], EarlyStop
                 "left out: cross-validation takes each fold's training and validation data "
                 "from X and y",
             )
+    known = set(inspect.signature(fit).parameters) - {"model", "train"}
+    unknown = sorted(set(fit_options) - known)
+    if unknown:
+        # Found now rather than in the first fold of the first trial.
+        v.bad_value(
+            "fit_options",
+            unknown,
+            f"options of ferrotune.torch.fit: {', '.join(sorted(known - {'val'}))}",
+        )
     if "epochs" not in fit_options:
         v.bad_value("epochs", None, "given: the most epochs each fold trains for")
     opts = dict(fit_options)
@@ -183,7 +200,11 @@ def _run_fold(
         early_stopping=None if stopper is None else stopper.fresh(),
         **{**opts, "seed": seed},
     )
-    return history.score("val"), history
+    score = history.score("val")
+    if history.val_loss is not None and not math.isfinite(history.val_loss[history.final_epoch]):
+        # The weights the fold kept diverged; their accuracy (a constant guess) says nothing.
+        score = math.nan
+    return score, history
 
 
 def _summary(scores: list[float]) -> tuple[float, float]:

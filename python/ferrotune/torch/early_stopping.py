@@ -47,7 +47,8 @@ class EarlyStopping:
         ``"val_loss"``, ``"val_accuracy"``, ``"val_metric"``, ``"train_loss"`` (or
         ``"loss"``), ``"train_accuracy"`` (or ``"accuracy"``), ``"train_metric"``.
     mode : {"min", "max", "auto"}
-        ``"auto"`` minimises losses and maximises accuracies.
+        ``"auto"`` minimises losses and maximises accuracies; the ``*_metric`` curves are
+        accuracy for classification (maximised) and the loss otherwise (minimised).
     patience : int
         Epochs without improvement before stopping; at least 0.
     min_delta : float
@@ -93,6 +94,7 @@ class EarlyStopping:
         v.one_of("monitor", monitor, MONITORS)
         self.monitor = _ALIASES.get(monitor, monitor)
         mode = v.one_of("mode", mode, ("min", "max", "auto"))
+        self._auto = mode == "auto"  # a "metric" curve's direction is known only in fit
         if mode == "auto":
             mode = "max" if self.monitor.endswith("accuracy") else "min"
         if self.monitor.endswith("accuracy") and mode == "min":
@@ -138,6 +140,17 @@ class EarlyStopping:
                 self,
                 f"given validation data: monitor={self.monitor!r} needs fit(..., val=...)",
             )
+        if self.monitor.endswith("metric"):
+            # The metric curves hold accuracy for classification, else the loss again.
+            if self._auto:
+                self.mode = "max" if metric == "accuracy" else "min"
+            elif metric == "accuracy" and self.mode == "min":
+                v.bad_value(
+                    "early_stopping",
+                    self,
+                    f"mode='max' (or 'auto'): monitor={self.monitor!r} is accuracy for this "
+                    "classification task, and accuracy rises",
+                )
         if self.monitor.endswith("accuracy") and metric != "accuracy":
             v.bad_value(
                 "early_stopping",

@@ -4,6 +4,7 @@ stopping, augmentation, and the history of it all."""
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import logging
 import math
@@ -17,7 +18,7 @@ import torch
 from torch import nn
 
 from .. import _validate as v
-from ..errors import InvalidArgumentError
+from ..errors import InvalidArgumentError, InvalidTypeError
 from .early_stopping import EarlyStopping
 
 __all__ = ["fit", "History"]
@@ -94,9 +95,10 @@ class History:
     def score(self, part: str = "val") -> float:
         """The ``part`` curve's metric (accuracy, or loss for regression) at the epoch whose
         weights the model holds."""
+        parts = tuple(p for p in ("train", "val", "test") if getattr(self, f"{p}_metric"))
+        if part not in parts:
+            v.one_of("part", part, parts)
         curve = getattr(self, f"{part}_metric")
-        if curve is None:
-            v.bad_value("part", part, "a part this history has a curve for")
         return float(curve[self.final_epoch])
 
     def to_dict(self) -> dict[str, Any]:
@@ -161,6 +163,7 @@ class _Source:
     ):
         self.name = name
         self.device = device
+        self.float_dtype = float_dtype
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.X: torch.Tensor | None = None
@@ -197,6 +200,11 @@ class _Source:
                 data,
                 "an (inputs, targets) pair of arrays or tensors, a Dataset or a DataLoader",
             )
+
+    def _float(self, t: Any) -> Any:
+        if isinstance(t, torch.Tensor) and t.is_floating_point() and t.dtype != self.float_dtype:
+            return t.to(self.float_dtype)
+        return t
 
     def n_samples(self) -> int | None:
         return None if self.X is None else len(self.X)
@@ -238,6 +246,8 @@ class _Source:
             xb, yb = batch[0], batch[1]
             if _is_int(yb):
                 yb = yb.long()
+            # As for arrays: float batches (numpy's float64, say) meet the model's float type.
+            xb, yb = (self._float(t) for t in (xb, yb))
             yield xb.to(self.device, non_blocking=True), yb.to(self.device, non_blocking=True)
         if empty:
             v.bad_value(self.name, "a loader with no batches", "a non-empty data set")
@@ -262,6 +272,7 @@ class _Task:
 
     def __init__(self, loss: Any, y_sample: torch.Tensor):
         integer_targets = not y_sample.dtype.is_floating_point
+        self.chosen = loss is None  # picked from the targets' type, not by the user
         if loss is None:
             loss = "cross_entropy" if integer_targets else "mse"
         if isinstance(loss, str):
@@ -269,6 +280,12 @@ class _Task:
                 v.one_of("loss", loss, tuple(_LOSSES))
             self.name = loss
             self.fn: Callable[..., torch.Tensor] = _LOSSES[loss]()
+        elif isinstance(loss, type) and issubclass(loss, nn.Module):
+            v.bad_type(
+                "loss",
+                loss,
+                f"a loss instance such as {loss.__name__}() (the class itself was given)",
+            )
         elif callable(loss):
             self.fn = loss
             self.name = getattr(loss, "__name__", type(loss).__name__)
@@ -302,8 +319,23 @@ class _Task:
         )
 
     def target(self, out: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+        if not self._same_shape:
+            # Class labels shaped (N, 1), as Keras's sparse losses take them, against scores.
+            if (
+                isinstance(self.fn, (nn.CrossEntropyLoss, nn.NLLLoss))
+                and not yb.is_floating_point()
+                and yb.dim() == 2
+                and yb.shape[1] == 1
+                and out.dim() == 2
+            ):
+                return yb.squeeze(1)
+            return yb
+        # Elementwise losses want float targets: 0/1 labels kept as integers (so that
+        # StratifiedKFold can stratify by them) meet BCEWithLogitsLoss as floats.
+        if not yb.is_floating_point() and out.is_floating_point():
+            yb = yb.to(out.dtype)
         # A single-output model, (N, 1), against targets (N,): the common regression shape.
-        if self._same_shape and out.dim() == 2 and out.shape[1] == 1 and yb.dim() == 1:
+        if out.dim() == 2 and out.shape[1] == 1 and yb.dim() == 1:
             return yb.unsqueeze(1)
         return yb
 
@@ -332,6 +364,11 @@ class _Task:
                     f"outputs; labels go from {int(target.min())} to {int(target.max())})"
                 )
         if problem is not None:
+            if self.chosen and self.name == "mse" and out.dim() == 2 and out.shape[1] > 1:
+                problem += (
+                    " (mse was chosen because the targets are floats; for classification "
+                    "pass integer class labels, such as y.astype(int))"
+                )
             raise InvalidArgumentError(
                 f"loss: the model's output of shape {tuple(out.shape)} does not fit the "
                 f"targets of shape {tuple(yb.shape)} ({yb.dtype}): {self.name} {problem}"
@@ -340,6 +377,7 @@ class _Task:
     def correct(self, out: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
         """The number of correct predictions in a batch, as a tensor (no device sync)."""
         if self.kind == "argmax":
+            yb = self.target(out, yb)
             labels = yb.argmax(1) if yb.dtype.is_floating_point else yb  # soft targets
             return (out.argmax(1) == labels).sum()
         target = self.target(out, yb)
@@ -353,8 +391,18 @@ class _Task:
 
 def _optimizer(spec: Any, model: nn.Module, lr: float, weight_decay: float) -> Any:
     params = [p for p in model.parameters() if p.requires_grad]
+    lbfgs = torch.optim.LBFGS
+    if isinstance(spec, lbfgs) or (isinstance(spec, type) and issubclass(spec, lbfgs)):
+        v.bad_value(
+            "optimizer",
+            spec,
+            "an optimizer whose step() needs no closure (fit does not re-evaluate the loss "
+            "as L-BFGS requires); use 'adam', 'sgd' or another first-order optimizer",
+        )
     if isinstance(spec, torch.optim.Optimizer):
         return spec
+    if not params:
+        v.bad_value("model", type(model).__name__, "a model with trainable parameters")
     if isinstance(spec, str):
         name = v.one_of("optimizer", spec.lower(), ("adam", "adamw", "sgd", "rmsprop"))
         if name == "adam":
@@ -365,7 +413,14 @@ def _optimizer(spec: Any, model: nn.Module, lr: float, weight_decay: float) -> A
             return torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
         return torch.optim.RMSprop(params, lr=lr, weight_decay=weight_decay)
     if callable(spec):
-        return spec(params, lr=lr, weight_decay=weight_decay)
+        try:
+            return spec(params, lr=lr, weight_decay=weight_decay)
+        except TypeError as e:  # a class or factory that does not take these arguments
+            raise InvalidTypeError(
+                f"optimizer: calling {v.describe(spec)} as f(params, lr={lr}, "
+                f"weight_decay={weight_decay}) failed: {e}; pass an optimizer built on the "
+                "model's parameters instead, or a functools.partial that takes these arguments"
+            ) from e
     v.bad_type(
         "optimizer",
         spec,
@@ -455,7 +510,10 @@ def fit(
     device : str or torch.device
     seed : int, optional
         Seeds the shuffling, dropout and augmentation drawn from torch's generator, inside a
-        fork of torch's random state (the caller's state is left as it was).
+        fork of torch's random state (the caller's state is left as it was). A
+        ``ferrotune.augment`` transform or ``Compose`` is run from a copy that restarts its
+        draws, seeded by ``seed`` when it has no seed of its own, so two runs with the same
+        seed see the same augmented batches.
     progress : bool
         A tqdm bar over epochs (quiet when not attached to a terminal).
 
@@ -520,7 +578,7 @@ def fit(
             opt=_optimizer(optimizer, model, lr, weight_decay),
             loss=loss,
             early_stopping=early_stopping,
-            augment=augment,
+            augment=augment if seed is None else _seeded_augment(augment, seed),
             generator=generator,
             progress=progress,
         )
@@ -563,7 +621,7 @@ def _run(
             for xb, yb in train.batches(generator):
                 if augment is not None:
                     with torch.no_grad():
-                        xb = augment(xb)
+                        xb = _augment_batch(augment, xb)
                 if task is None:
                     task = _first_batch(model, loss, xb, yb, train)
                     if early_stopping is not None:
@@ -609,6 +667,7 @@ def _run(
                 nonfinite = True
                 if early_stopping is not None:
                     early_stopping.update(epoch, train_loss, model)
+                    early_stopping.reason = stop_reason  # not the monitored curve's fault
                 break
             if early_stopping is not None:
                 value = _monitored(history, early_stopping)
@@ -644,7 +703,7 @@ def _run(
                 else ""
             ),
             RuntimeWarning,
-            stacklevel=3,
+            stacklevel=v.user_stacklevel(),
         )
     log.debug("fit: %s; best epoch %d", stop_reason, history.best_epoch)
     return history
@@ -659,9 +718,16 @@ def _first_batch(
         with torch.no_grad():
             out = model(xb)
     except (RuntimeError, ValueError, IndexError) as e:
+        hint = ""
+        if xb.dtype == torch.uint8:
+            # Images straight from a loader or an augmentation pipeline, most often.
+            hint = (
+                "; the inputs are uint8: convert them to floats first (X.float() / 255, or "
+                "ft.augment.ToFloat() as the last augmentation step)"
+            )
         raise InvalidArgumentError(
             f"model: calling it on a training batch of shape {tuple(xb.shape)} "
-            f"({xb.dtype}) failed: {e}"
+            f"({xb.dtype}) failed: {e}{hint}"
         ) from e
     task.check(out, yb)
     y_all = train.y
@@ -681,6 +747,37 @@ def _first_batch(
             f"of shape {tuple(yb.shape)} ({yb.dtype}) for {task.name}: {e}"
         ) from e
     return task
+
+
+def _augment_batch(augment: Callable[[torch.Tensor], torch.Tensor], xb: torch.Tensor) -> Any:
+    """`augment(xb)`; a ferrotune transform, whose kernels run on the CPU, gets an
+    accelerator's batch through a round trip to the CPU."""
+    from .. import augment as aug
+
+    if xb.device.type == "cpu" or not isinstance(augment, aug._Transform):
+        return augment(xb)
+    # TODO: the round trip costs two copies per batch. Augmenting before the batch reaches
+    # the device would avoid them: keep tensor data on the CPU in _Source when an augment is
+    # given (moving each batch after augmenting), and augment loader batches in
+    # _Source.batches before its .to(device).
+    return augment(xb.cpu()).to(xb.device)
+
+
+def _seeded_augment(augment: Any, seed: int) -> Any:
+    """For a seeded fit: a copy of a ferrotune transform whose draws start afresh (the
+    original's call counter would make a second fit differ), seeded by `seed` when neither it
+    nor, for a Compose, any of its steps has a seed."""
+    from .. import augment as aug
+
+    if not isinstance(augment, (aug.Compose, aug._RandomTransform)):
+        return augment
+    steps = augment.transforms if isinstance(augment, aug.Compose) else [augment]
+    own = augment.seed is not None or any(getattr(t, "seed", None) is not None for t in steps)
+    out = copy.copy(augment)
+    out._calls = 0
+    if not own:
+        out.seed = seed
+    return out
 
 
 def _monitored(history: History, stopper: EarlyStopping) -> float:
