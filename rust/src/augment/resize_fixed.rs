@@ -210,6 +210,7 @@ fn resample_impl(
             }
             continue;
         }
+        // Sixteen rows per step, so each input column is one 16-byte vector across them.
         for r0 in (0..n_rows).step_by(ROWS) {
             // Rows past the last needed one keep stale values; their results are not read.
             for lane in 0..ROWS.min(n_rows - r0) {
