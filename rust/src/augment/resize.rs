@@ -705,6 +705,39 @@ mod tests {
     }
 
     #[test]
+    fn fixed_point_uint8_stays_within_one_unit_of_f32() {
+        // Sizes around the 16-row blocks and 16-column tiles, tiny, enlarged and odd; both
+        // layouts; per-image crop boxes.
+        let s = Shape::new(2, 3, 35, 33);
+        let data = batch_u8(s, 7);
+        let as_f32: Vec<f32> = data.iter().map(|v| f32::from(*v)).collect();
+        let boxes = [[0, 0, 35, 33], [3, 1, 17, 31]];
+        for antialias in [false, true] {
+            for (oh, ow) in [(1, 1), (16, 16), (17, 15), (34, 32), (70, 5), (9, 47)] {
+                for order in [Order::Planar, Order::Interleaved] {
+                    let os = Shape::new(2, 3, oh, ow);
+                    let src_u8 = reorder(&data, s, Order::Planar, order);
+                    let src_f32 = reorder(&as_f32, s, Order::Planar, order);
+                    let mut got = vec![0u8; os.len()];
+                    let mut want = vec![0f32; os.len()];
+                    let src = Source::contiguous(&src_u8, s, order).unwrap();
+                    let mut dst = Dest::new(&mut got, os, order).unwrap();
+                    resized_crop(&src, &mut dst, &boxes, antialias).unwrap();
+                    let src = Source::contiguous(&src_f32, s, order).unwrap();
+                    let mut dst = Dest::new(&mut want, os, order).unwrap();
+                    resized_crop(&src, &mut dst, &boxes, antialias).unwrap();
+                    let worst = got
+                        .iter()
+                        .zip(&want)
+                        .map(|(g, w)| (f32::from(*g) - w).abs())
+                        .fold(0.0f32, f32::max);
+                    assert!(worst < 1.5, "{antialias} {oh}x{ow} {order:?}: {worst}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn bad_boxes_and_sizes_are_refused() {
         let s = Shape::new(1, 3, 10, 10);
         let data = vec![0u8; s.len()];
