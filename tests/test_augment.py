@@ -194,6 +194,106 @@ def test_resize_224_to_160_matches_torchvision():
         assert diff(got, want) <= (1 if dtype == np.uint8 else 1e-5)
 
 
+def _interpolate(x, size, antialias):
+    return torch.nn.functional.interpolate(
+        torch.from_numpy(np.ascontiguousarray(x)),
+        size=size,
+        mode="bilinear",
+        align_corners=False,
+        antialias=antialias,
+    )
+
+
+@pytest.mark.parametrize("antialias", [False, True])
+def test_resize_uint8_edge_sizes_match_interpolate(antialias):
+    # Sizes around the 16-row and 16-column blocks of the uint8 kernel, odd sizes, tiny images,
+    # upscaling and one axis unchanged.
+    cases = [
+        ((1, 1), (1, 1)),
+        ((1, 1), (5, 3)),
+        ((2, 3), (1, 1)),
+        ((3, 17), (2, 16)),
+        ((15, 16), (33, 31)),
+        ((16, 16), (16, 15)),
+        ((17, 33), (17, 8)),
+        ((31, 47), (13, 47)),
+        ((33, 18), (65, 9)),
+        ((224, 224), (160, 160)),
+        ((5, 200), (40, 16)),
+    ]
+    for i, ((h, w), size) in enumerate(cases):
+        x = images(n=3, h=h, w=w, seed=i)
+        got = A.resize(x, size, antialias=antialias)
+        if size == (1, 1) and (h, w) != (1, 1):
+            # torch's uint8 kernel fails an internal assert for a 1x1 output; its float
+            # kernel is the reference there.
+            want = _interpolate(x.astype(np.float32), size, antialias)
+        else:
+            want = _interpolate(x, size, antialias)
+        assert diff(got, want) <= 1, (h, w, size)
+        # Extreme values stay in range and constants stay constant.
+        for v in (0, 255):
+            flat = np.full_like(x, v)
+            assert (A.resize(flat, size, antialias=antialias) == v).all(), (h, w, size, v)
+
+
+@pytest.mark.parametrize("antialias", [False, True])
+def test_resize_uint8_layouts_agree(antialias):
+    x = images(n=3, h=45, w=38, seed=4)
+    want = A.resize(x, (20, 27), antialias=antialias)
+    assert diff(want, _interpolate(x, (20, 27), antialias)) <= 1
+    nhwc = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+    got = A.resize(nhwc, (20, 27), antialias=antialias, layout="nhwc")
+    np.testing.assert_array_equal(got.transpose(0, 3, 1, 2), want)
+    # Every other column of a wider batch, and a flipped view: the strided fallback.
+    wide = np.repeat(x, 2, axis=3)
+    np.testing.assert_array_equal(A.resize(wide[..., ::2], (20, 27), antialias=antialias), want)
+    flipped = x[:, :, ::-1]
+    got = A.resize(flipped, (20, 27), antialias=antialias)
+    assert diff(got, _interpolate(flipped, (20, 27), antialias)) <= 1
+    # A channels-last tensor.
+    cl = torch.from_numpy(x).contiguous(memory_format=torch.channels_last)
+    got = A.resize(cl, (20, 27), antialias=antialias)
+    np.testing.assert_array_equal(np.asarray(got), want)
+
+
+def test_resize_uint8_ignores_the_thread_count():
+    x = images(n=9, h=70, w=53, seed=8)
+    boxes = A.RandomResizedCrop(24, seed=2).boxes(9, 70, 53)
+    try:
+        results = []
+        for threads in (1, 2, 3):
+            ft.augment.set_num_threads(threads)
+            results.append(
+                (
+                    A.resize(x, (31, 29)),
+                    A.resize(x, (31, 29), antialias=False),
+                    A.resized_crop(x, boxes, 24),
+                    A.RandomResizedCrop(24, seed=2)(x),
+                )
+            )
+    finally:
+        ft.augment.set_num_threads(None)
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_resized_crop_uint8_edge_boxes_match_torchvision():
+    x = images(n=5, h=41, w=35, seed=3)
+    # Tiny, one-row, full, enlarged and odd boxes, some touching the far edges.
+    boxes = np.array(
+        [[40, 34, 1, 1], [0, 0, 41, 35], [3, 0, 1, 35], [20, 17, 21, 18], [1, 2, 17, 5]]
+    )
+    for antialias in (False, True):
+        got = A.resized_crop(x, boxes, (19, 23), antialias=antialias)
+        for i, (top, left, h, w) in enumerate(boxes):
+            want = F.resized_crop(
+                torch.from_numpy(x[i]), top, left, h, w, [19, 23], antialias=antialias
+            )
+            assert diff(got[i], want) <= 1, (antialias, i)
+
+
 def test_int_size_sets_the_shorter_edge():
     x = images(n=1, h=30, w=60)
     assert A.resize(x, 15).shape == tuple(F.resize(torch.from_numpy(x), [15]).shape)

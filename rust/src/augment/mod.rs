@@ -14,6 +14,7 @@ pub mod flip;
 pub mod normalize;
 pub mod pool;
 pub mod resize;
+mod resize_fixed;
 
 use crate::rng::Philox;
 use crate::{Error, Result};

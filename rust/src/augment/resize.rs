@@ -9,23 +9,26 @@
 //!   Enlarging uses the same filter with support 1, which is plain bilinear.
 //!
 //! The resampling is separable: a horizontal pass over the rows the vertical pass needs, into
-//! an `f32` buffer, then a vertical pass that runs across whole rows (so it vectorises) and
-//! rounds to the output type. `uint8` is computed in `f32` and rounded once, which stays within
-//! one unit of torch's fixed-point `uint8` kernel.
+//! a buffer, then a vertical pass that runs across whole rows (so it vectorises) and rounds to
+//! the output type. `float32` computes in `f32` with 8-row column-major blocks for the
+//! horizontal pass. `uint8` has its own fixed-point kernel ([`super::resize_fixed`]): integer
+//! weights and accumulators and a `uint8` intermediate, the scheme of torch's AVX2 `uint8`
+//! kernel, whose results it reproduces exactly on the sizes tested (within one unit wherever
+//! torch takes another path, e.g. without AVX2 or with more than four channels).
 //!
 //! Known limits, for whoever picks this up next:
-//! - TODO: `uint8` runs the `f32` path and costs as much as `float32`; torch's AVX2
-//!   fixed-point kernel (int16 weights, a `uint8` intermediate) is about as fast. Most of the
-//!   time goes to moving rows into and out of the 8-row column-major blocks one value at a
-//!   time; 8x8 register transposes there, or a fixed-point path, are the ways past it.
+//! - The `float32` path still moves rows into and out of its 8-row column-major blocks one
+//!   value at a time; 8x8 register transposes, as the `uint8` kernel does with 16x16 bytes,
+//!   are the way past it.
 //! - Work is split across images only: one very large image uses one thread.
-//! - Without antialias torch computes the source position sometimes with one rounding and
-//!   sometimes with two (its code paths differ); ours is the single rounding of
+//! - `float32` without antialias: torch computes the source position sometimes with one
+//!   rounding and sometimes with two (its code paths differ); ours is the single rounding of
 //!   `(i + 0.5) * scale - 0.5`, so a few samples can differ from torch by one `f32` ulp of the
 //!   position (at most ~1e-5 of the value range for images under 256 pixels wide).
 
 use rayon::prelude::*;
 
+use super::resize_fixed::{resample_u8, FixedScratch, FixedTaps};
 use super::{check_per_image, pool, Dest, ImageRef, Order, Pixel, Source};
 use crate::{Error, Result};
 
@@ -196,24 +199,25 @@ fn check_sizes(
 }
 
 /// Resizes every image of `src` to the size of `dst`.
-pub fn resize<T: Pixel>(src: &Source<'_, T>, dst: &mut Dest<'_, T>, antialias: bool) -> Result<()> {
+pub fn resize<T: Resample>(
+    src: &Source<'_, T>,
+    dst: &mut Dest<'_, T>,
+    antialias: bool,
+) -> Result<()> {
     let s = src.shape();
     check_sizes(src, dst.shape.n, dst.shape.c, dst.shape.h, dst.shape.w)?;
     if dst.shape.is_empty() {
         return Ok(());
     }
     let (oh, ow) = (dst.shape.h, dst.shape.w);
-    let plan = Plan {
-        rows: Taps::new(s.h, oh, antialias),
-        cols: Taps::new(s.w, ow, antialias),
-    };
+    let plan = Plan::new::<T>([s.h, s.w], [oh, ow], antialias);
     let full = [0, 0, s.h, s.w];
     run(src, dst, |_| full, Some(&plan), antialias)
 }
 
 /// Crops `boxes[i]` (or the one box for all) out of image `i` and resizes it to the size of
 /// `dst`.
-pub fn resized_crop<T: Pixel>(
+pub fn resized_crop<T: Resample>(
     src: &Source<'_, T>,
     dst: &mut Dest<'_, T>,
     boxes: &[CropBox],
@@ -228,20 +232,101 @@ pub fn resized_crop<T: Pixel>(
     if dst.shape.is_empty() {
         return Ok(());
     }
-    let shared = (boxes.len() == 1).then(|| Plan {
-        rows: Taps::new(boxes[0][2], dst.shape.h, antialias),
-        cols: Taps::new(boxes[0][3], dst.shape.w, antialias),
-    });
+    let out_size = [dst.shape.h, dst.shape.w];
+    let shared =
+        (boxes.len() == 1).then(|| Plan::new::<T>([boxes[0][2], boxes[0][3]], out_size, antialias));
     let pick = |i: usize| boxes[if boxes.len() == 1 { 0 } else { i }];
     run(src, dst, pick, shared.as_ref(), antialias)
 }
 
-struct Plan {
+/// The taps of both axes, and their fixed-point form for the integer kernel.
+pub struct Plan {
     rows: Taps,
     cols: Taps,
+    fixed: Option<(FixedTaps, FixedTaps)>,
+    antialias: bool,
 }
 
-fn run<T: Pixel>(
+impl Plan {
+    fn new<T: Pixel>([ih, iw]: [usize; 2], [oh, ow]: [usize; 2], antialias: bool) -> Plan {
+        let rows = Taps::new(ih, oh, antialias);
+        let cols = Taps::new(iw, ow, antialias);
+        let fixed = T::INTEGER.then(|| {
+            let rows = FixedTaps::new(ih, oh, antialias);
+            (rows, FixedTaps::new(iw, ow, antialias))
+        });
+        Plan {
+            rows,
+            cols,
+            fixed,
+            antialias,
+        }
+    }
+}
+
+/// The element types [`resize`] handles, each with its own kernel: `f32` accumulates in
+/// `f32`, `u8` in fixed point (see [`super::resize_fixed`]).
+pub trait Resample: Pixel {
+    #[doc(hidden)]
+    #[allow(clippy::too_many_arguments, private_interfaces)]
+    fn resample_image(
+        img: &ImageRef<'_, Self>,
+        b: CropBox,
+        plan: &Plan,
+        out: &mut [Self],
+        order: Order,
+        oh: usize,
+        ow: usize,
+        scratch: &mut Scratch,
+    );
+}
+
+impl Resample for f32 {
+    #[allow(private_interfaces)]
+    fn resample_image(
+        img: &ImageRef<'_, f32>,
+        b: CropBox,
+        plan: &Plan,
+        out: &mut [f32],
+        order: Order,
+        oh: usize,
+        ow: usize,
+        scratch: &mut Scratch,
+    ) {
+        resample(img, b, plan, out, order, oh, ow, scratch);
+    }
+}
+
+impl Resample for u8 {
+    #[allow(private_interfaces)]
+    fn resample_image(
+        img: &ImageRef<'_, u8>,
+        b: CropBox,
+        plan: &Plan,
+        out: &mut [u8],
+        order: Order,
+        oh: usize,
+        ow: usize,
+        scratch: &mut Scratch,
+    ) {
+        let own;
+        let (rows, cols) = match &plan.fixed {
+            Some((r, c)) => (r, c),
+            None => {
+                let [_, _, bh, bw] = b;
+                let antialias = plan.antialias;
+                own = (
+                    FixedTaps::new(bh, oh, antialias),
+                    FixedTaps::new(bw, ow, antialias),
+                );
+                (&own.0, &own.1)
+            }
+        };
+        resample_u8(img, b, rows, cols, out, order, oh, ow, &mut scratch.fixed);
+    }
+}
+
+fn run<T: Resample>(
     src: &Source<'_, T>,
     dst: &mut Dest<'_, T>,
     pick: impl Fn(usize) -> CropBox + Sync,
@@ -262,14 +347,11 @@ fn run<T: Pixel>(
                     let plan = match shared {
                         Some(p) => p,
                         None => {
-                            own = Plan {
-                                rows: Taps::new(b[2], oh, antialias),
-                                cols: Taps::new(b[3], ow, antialias),
-                            };
+                            own = Plan::new::<T>([b[2], b[3]], [oh, ow], antialias);
                             &own
                         }
                     };
-                    resample(&src.image(i), b, plan, out, order, oh, ow, scratch);
+                    T::resample_image(&src.image(i), b, plan, out, order, oh, ow, scratch);
                 })
             })
     })
@@ -284,7 +366,7 @@ thread_local! {
 /// Buffers reused across the images one thread handles. Every element a pass reads was
 /// written by the pass before it, so they are grown but never cleared.
 #[derive(Default)]
-struct Scratch {
+pub struct Scratch {
     /// One input row per channel, as f32.
     line: Vec<f32>,
     /// The horizontal pass: `c x rows x ow`.
@@ -293,6 +375,8 @@ struct Scratch {
     acc: Vec<f32>,
     /// Eight input rows, column-major.
     block: Vec<f32>,
+    /// The buffers of the `uint8` kernel.
+    fixed: FixedScratch,
 }
 
 /// Rows the horizontal pass handles at once: one AVX register of f32.
@@ -618,6 +702,39 @@ mod tests {
         )
         .unwrap();
         assert_eq!(full[os.image_len()..], want[os.image_len()..]);
+    }
+
+    #[test]
+    fn fixed_point_uint8_stays_within_one_unit_of_f32() {
+        // Sizes around the 16-row blocks and 16-column tiles, tiny, enlarged and odd; both
+        // layouts; per-image crop boxes.
+        let s = Shape::new(2, 3, 35, 33);
+        let data = batch_u8(s, 7);
+        let as_f32: Vec<f32> = data.iter().map(|v| f32::from(*v)).collect();
+        let boxes = [[0, 0, 35, 33], [3, 1, 17, 31]];
+        for antialias in [false, true] {
+            for (oh, ow) in [(1, 1), (16, 16), (17, 15), (34, 32), (70, 5), (9, 47)] {
+                for order in [Order::Planar, Order::Interleaved] {
+                    let os = Shape::new(2, 3, oh, ow);
+                    let src_u8 = reorder(&data, s, Order::Planar, order);
+                    let src_f32 = reorder(&as_f32, s, Order::Planar, order);
+                    let mut got = vec![0u8; os.len()];
+                    let mut want = vec![0f32; os.len()];
+                    let src = Source::contiguous(&src_u8, s, order).unwrap();
+                    let mut dst = Dest::new(&mut got, os, order).unwrap();
+                    resized_crop(&src, &mut dst, &boxes, antialias).unwrap();
+                    let src = Source::contiguous(&src_f32, s, order).unwrap();
+                    let mut dst = Dest::new(&mut want, os, order).unwrap();
+                    resized_crop(&src, &mut dst, &boxes, antialias).unwrap();
+                    let worst = got
+                        .iter()
+                        .zip(&want)
+                        .map(|(g, w)| (f32::from(*g) - w).abs())
+                        .fold(0.0f32, f32::max);
+                    assert!(worst < 1.5, "{antialias} {oh}x{ow} {order:?}: {worst}");
+                }
+            }
+        }
     }
 
     #[test]
