@@ -92,7 +92,7 @@ def test_objective_errors_are_recorded_and_raised():
     # Trials in flight when it raised are failed, their points requeued for a resumed study.
     assert not study.trials_in("RUNNING")
     for t in study.trials_in("FAILED"):
-        assert t is raised[0] or "point requeued" in t.error
+        assert t == raised[0] or "point requeued" in t.error
 
 
 def test_caught_objective_errors_let_the_study_go_on():

@@ -389,3 +389,48 @@ def test_finished_trials_are_kept_compact_and_rebuilt_equal():
     assert study.trials[-1] is running
     study.tell(running, 0.0)
     assert study.best_trial is running
+
+
+def test_a_dropped_study_is_freed_without_the_cycle_collector():
+    # Finished trials let go of their study, so reference counting alone frees a study and
+    # all its records (a study -> best trial -> study cycle used to wait for a full GC).
+    import gc
+    import weakref
+
+    gc.disable()
+    try:
+        study = ft.Study(ft.RandomSearch(SPACE, seed=0))
+        study.optimize(quadratic, n_trials=20)
+        pruned = study.ask()
+        study.tell(pruned, state="PRUNED")
+        best = study.best_trial
+        ref = weakref.ref(study)
+        del study
+        assert ref() is None
+        assert best.value is not None  # a kept trial stays usable on its own
+    finally:
+        gc.enable()
+
+
+def test_a_finished_trial_told_again_is_refused_as_finished_also_after_compaction():
+    study = ft.Study(ft.RandomSearch(SPACE, seed=0))
+    first, second = study.ask(), study.ask()
+    study.tell(first, 5.0)
+    study.tell(second, 1.0)  # the best: first is now kept only as a record
+    for trial in (first, second):
+        with pytest.raises(TrialStateError, match="already finished"):
+            study.tell(trial, 0.0)
+    other = ft.Study(ft.RandomSearch(SPACE, seed=1))
+    with pytest.raises(TrialStateError, match="does not belong"):
+        other.tell(first, 0.0)
+
+
+def test_a_value_that_is_not_a_number_fails_the_trial_durably(journal_path):
+    study = ft.Study(ft.RandomSearch(SPACE, seed=0), storage=journal_path)
+    trial = study.ask()
+    with pytest.raises(InvalidTypeError):
+        study.tell(trial, "abc")
+    study.close()
+    stored = ft.load_study(journal_path).trials
+    assert [t.state for t in stored] == [ft.TrialState.FAILED]
+    assert "abc" in stored[0].error

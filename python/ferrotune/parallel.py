@@ -918,7 +918,7 @@ class _Driver:
                 error, text = payload
                 trial.duration = secs
                 self.study._finish_failed(trial, text)
-                self.study._write([trial])
+                self.study._settle(trial)
         self._finished(trial)
         if error is not None:
             if not isinstance(error, self.catch):
@@ -940,7 +940,7 @@ class _Driver:
                 self.server.flights.pop(trial.number, None)
             trial.duration = time.perf_counter() - trial._t0
             self.study._finish_failed(trial, cause)
-            self.study._write([trial])
+            self.study._settle(trial)
         self._finished(trial)
 
     def _infra_failure(self, flight: _Flight, exc: BaseException) -> None:

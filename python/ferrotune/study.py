@@ -166,7 +166,8 @@ class Study:
             raise
         self._journal = journal
         for t in self._trials:
-            t._study = self
+            if t.state is _RUNNING:
+                t._study = self
             self._update_best(t)
         self._compact_finished()
 
@@ -286,6 +287,7 @@ class Study:
             if self._journal is not None:
                 self._journal.write([trial], self.searcher.state())
             self._trials[trial.number] = to_record(trial)
+            trial._study = None  # see _settle
             return trial
         return self._tell(trial, value, gradient, state)
 
@@ -317,6 +319,7 @@ class Study:
                 x = as_value(value)
             except FerrotuneError as e:
                 self._finish_failed(trial, str(e))
+                self._settle(trial)  # the failure is durable before the error goes up
                 raise
             if math.isfinite(x):
                 # The searcher first: a bad gradient raises with the trial still running.
@@ -330,14 +333,27 @@ class Study:
                 self._finish_failed(
                     trial, f"the objective returned {x!r}; a trial needs a finite value"
                 )
+        self._settle(trial)
+        return trial
+
+    def _settle(self, trial: Trial) -> None:
+        """Writes a trial that just finished and keeps it as a record from now on.
+
+        The trial also lets go of the study: it needs the study only while it runs (reports
+        and pruning), and the link would make a cycle (study -> best trial -> study) that
+        keeps a dropped study and all its records alive until a full garbage collection.
+        """
         self._write([trial])
         self._trials[trial.number] = to_record(trial)
-        return trial
+        trial._study = None
 
     def _trial_to_tell(self, trial: Trial | int) -> Trial:
         if isinstance(trial, Trial):
+            # A running trial points at its study; a finished one must match the study's own
+            # entry (the same object, or equal to the record it became).
             if trial._study is not self and not (
-                0 <= trial.number < len(self._trials) and self._trials[trial.number] is trial
+                0 <= trial.number < len(self._trials)
+                and as_trial(self._trials[trial.number]) == trial
             ):
                 raise TrialStateError(f"trial {trial.number} does not belong to this study")
         else:
