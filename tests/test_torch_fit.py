@@ -367,6 +367,21 @@ def test_a_seeded_fit_repeats_its_ferrotune_augmentation():
     assert seeded.seed == 3 and seeded._calls == 0
 
 
+def test_a_seeded_fit_restarts_the_steps_that_carry_their_own_seed():
+    # A Compose without a seed lets a seeded step draw from the step's own call counter.
+    X, y = torch.rand(16, 3, 8, 8), torch.arange(16) % 2
+    A = ft.augment
+    step = A.ColorJitter(0.4, 0.4, seed=5)
+    pipeline = A.Compose([A.RandomHorizontalFlip(seed=6), step])
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        model = ft.torch.SmallCNN(3, 2)
+        runs.append(ft.torch.fit(model, (X, y), epochs=2, seed=0, augment=pipeline).train_loss)
+    assert runs[0] == runs[1]
+    assert step._calls == 0 and pipeline._calls == 0 and pipeline.seed is None
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_ferrotune_augmentation_works_when_training_on_cuda():
     # The kernels refuse CUDA tensors; fit hands them a CPU copy and moves the result back.

@@ -32,6 +32,7 @@ environment variable, else the number of cores. The thread pool is rebuilt in fo
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import numbers
@@ -723,6 +724,18 @@ class _RandomTransform(_Transform):
         self._calls += 1
         return _draws_for(self.seed, self._kind, call)
 
+    def _has_seed(self) -> bool:
+        return self.seed is not None
+
+    def _restarted(self, seed: Optional[int] = None) -> Any:
+        """A copy whose draws start again from the first call, seeded by `seed` when it has
+        no seed of its own (a seeded ``fit`` repeats its augmentation this way)."""
+        out = copy.copy(self)
+        out._calls = 0
+        if not self._has_seed() and seed is not None:
+            out.seed = v.seed(seed)
+        return out
+
 
 def _draws_for(seed: Optional[int], stream: int, call: int) -> _Draws:
     if seed is None:
@@ -1043,6 +1056,24 @@ class Compose(_Transform):
                 b = _Batch(result, layout)
                 view, owned = b.view, False
         return b.wrap(view)
+
+    def _has_seed(self) -> bool:
+        return self.seed is not None or any(
+            isinstance(t, _RandomTransform) and t.seed is not None for t in self.transforms
+        )
+
+    def _restarted(self, seed: Optional[int] = None) -> Compose:
+        """A copy whose draws, and those of its steps, start again from the first call;
+        seeded by `seed` when neither it nor any step has a seed."""
+        out = copy.copy(self)
+        out._calls = 0
+        # Steps with a seed of their own draw from their own call counters: restart them too.
+        out.transforms = [
+            t._restarted() if isinstance(t, _RandomTransform) else t for t in self.transforms
+        ]
+        if not self._has_seed() and seed is not None:
+            out.seed = v.seed(seed)
+        return out
 
     def _draws(self, k: int, t: _RandomTransform, call: int) -> _Draws:
         if self.seed is None:

@@ -4,7 +4,6 @@ stopping, augmentation, and the history of it all."""
 from __future__ import annotations
 
 import contextlib
-import copy
 import dataclasses
 import logging
 import math
@@ -764,20 +763,13 @@ def _augment_batch(augment: Callable[[torch.Tensor], torch.Tensor], xb: torch.Te
 
 
 def _seeded_augment(augment: Any, seed: int) -> Any:
-    """For a seeded fit: a copy of a ferrotune transform whose draws start afresh (the
-    original's call counter would make a second fit differ), seeded by `seed` when neither it
-    nor, for a Compose, any of its steps has a seed."""
+    """For a seeded fit: a ferrotune transform restarted (see ``_restarted``), so that a
+    second fit with the same seed sees the same batches; other callables as they are."""
     from .. import augment as aug
 
-    if not isinstance(augment, (aug.Compose, aug._RandomTransform)):
-        return augment
-    steps = augment.transforms if isinstance(augment, aug.Compose) else [augment]
-    own = augment.seed is not None or any(getattr(t, "seed", None) is not None for t in steps)
-    out = copy.copy(augment)
-    out._calls = 0
-    if not own:
-        out.seed = seed
-    return out
+    if isinstance(augment, (aug.Compose, aug._RandomTransform)):
+        return augment._restarted(seed)
+    return augment
 
 
 def _monitored(history: History, stopper: EarlyStopping) -> float:
