@@ -451,7 +451,16 @@ fn resample_impl<T: Pixel>(
         if cols.identity {
             for r in 0..n_rows {
                 let line = &mut scratch.line[..bw];
-                load_row(img, planar, interleaved, ch, top + first + r, left, line);
+                load_row(
+                    img,
+                    planar,
+                    interleaved,
+                    ch,
+                    top + first + r,
+                    left,
+                    line,
+                    T::to_f32,
+                );
                 let at = (ch * n_rows + r) * ow;
                 scratch.mid[at..at + ow].copy_from_slice(line);
             }
@@ -471,6 +480,7 @@ fn resample_impl<T: Pixel>(
                     top + first + r0 + lane,
                     left,
                     line,
+                    T::to_f32,
                 );
                 for (x, v) in line.iter().enumerate() {
                     scratch.block[x * LANES + lane] = *v;
@@ -528,37 +538,39 @@ fn resample_impl<T: Pixel>(
     }
 }
 
-fn grow(v: &mut Vec<f32>, len: usize) {
+pub(super) fn grow<T: Copy + Default>(v: &mut Vec<T>, len: usize) {
     if v.len() < len {
-        v.resize(len, 0.0);
+        v.resize(len, T::default());
     }
 }
 
-/// Row `y` of channel `ch`, columns `left .. left + line.len()`, as f32.
+/// Row `y` of channel `ch`, columns `left .. left + line.len()`, each value through `conv`
+/// (to `f32` for the float kernel; as it is for the fixed-point `uint8` one).
 #[inline(always)]
-fn load_row<T: Pixel>(
+pub(super) fn load_row<T: Pixel, U>(
     img: &ImageRef<'_, T>,
     planar: Option<&[T]>,
     interleaved: Option<&[T]>,
     ch: usize,
     y: usize,
     left: usize,
-    line: &mut [f32],
+    line: &mut [U],
+    conv: impl Fn(T) -> U,
 ) {
     let (h, w, c) = (img.h, img.w, img.c);
     if let Some(p) = planar {
         let (at, n) = ((ch * h + y) * w + left, line.len());
-        for (d, s) in line.iter_mut().zip(&p[at..at + n]) {
-            *d = s.to_f32();
+        for (d, &s) in line.iter_mut().zip(&p[at..at + n]) {
+            *d = conv(s);
         }
     } else if let Some(p) = interleaved {
         let at = (y * w + left) * c + ch;
-        for (d, s) in line.iter_mut().zip(p[at..].iter().step_by(c)) {
-            *d = s.to_f32();
+        for (d, &s) in line.iter_mut().zip(p[at..].iter().step_by(c)) {
+            *d = conv(s);
         }
     } else {
         for (x, d) in line.iter_mut().enumerate() {
-            *d = img.at(ch, y, left + x).to_f32();
+            *d = conv(img.at(ch, y, left + x));
         }
     }
 }

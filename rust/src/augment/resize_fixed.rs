@@ -15,7 +15,7 @@
 //! 16-lane multiply-add per tap, and the results are transposed back into rows. The vertical
 //! pass then runs along whole rows, which the compiler vectorises as it is.
 
-use super::resize::CropBox;
+use super::resize::{grow, load_row, CropBox};
 use super::{ImageRef, Order};
 
 /// Rows the horizontal pass handles at once: one 16-byte vector per input column.
@@ -206,6 +206,7 @@ fn resample_impl(
                     y,
                     left,
                     &mut plane[r * ow..][..ow],
+                    |v| v,
                 );
             }
             continue;
@@ -223,6 +224,7 @@ fn resample_impl(
                     y,
                     left,
                     &mut s.rows[lane * bw..][..bw],
+                    |v| v,
                 );
             }
             transpose(&s.rows, bw, &mut s.block, ROWS, bw);
@@ -281,39 +283,6 @@ fn resample_impl(
 #[inline(always)]
 fn narrow(acc: i32, shift: u32) -> u8 {
     (acc >> shift).clamp(0, 255) as u8
-}
-
-fn grow<T: Copy + Default>(v: &mut Vec<T>, len: usize) {
-    if v.len() < len {
-        v.resize(len, T::default());
-    }
-}
-
-/// Row `y` of channel `ch`, columns `left .. left + line.len()`.
-#[inline(always)]
-fn load_row(
-    img: &ImageRef<'_, u8>,
-    planar: Option<&[u8]>,
-    interleaved: Option<&[u8]>,
-    ch: usize,
-    y: usize,
-    left: usize,
-    line: &mut [u8],
-) {
-    let (h, w, c) = (img.h, img.w, img.c);
-    if let Some(p) = planar {
-        let at = (ch * h + y) * w + left;
-        line.copy_from_slice(&p[at..at + line.len()]);
-    } else if let Some(p) = interleaved {
-        let at = (y * w + left) * c + ch;
-        for (d, s) in line.iter_mut().zip(p[at..].iter().step_by(c)) {
-            *d = *s;
-        }
-    } else {
-        for (x, d) in line.iter_mut().enumerate() {
-            *d = img.at(ch, y, left + x);
-        }
-    }
 }
 
 /// The horizontal taps over sixteen rows stored column-major in `block`; output column `x`
