@@ -109,8 +109,10 @@ def table(rows: list[Row]) -> str:
                 r.note,
             )
         )
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *body)]
-    lines = ["  ".join(str(x).ljust(w) for x, w in zip(header, widths))]
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *body, strict=False)]
+    lines = ["  ".join(str(x).ljust(w) for x, w in zip(header, widths, strict=False))]
     lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(str(x).ljust(w) for x, w in zip(row, widths)) for row in body]
+    lines += [
+        "  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=False)) for row in body
+    ]
     return "\n".join(lines)

@@ -31,7 +31,7 @@ def patches(image: np.ndarray, n: int, size: int, x_range: tuple[float, float], 
     lo, hi = int(x_range[0] * w), int(x_range[1] * w) - size
     ys = rng.integers(0, h - size, n)
     xs = rng.integers(lo, hi, n)
-    out = np.stack([image[y : y + size, x : x + size] for y, x in zip(ys, xs)])
+    out = np.stack([image[y : y + size, x : x + size] for y, x in zip(ys, xs, strict=False)])
     return (out.transpose(0, 3, 1, 2) / 255.0).astype(np.float32)
 
 

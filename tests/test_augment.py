@@ -161,7 +161,7 @@ def test_random_flips_are_per_image():
     out = A.RandomVerticalFlip(0.5, seed=3)(x)
     flipped = [np.array_equal(out[i], x[i, :, ::-1]) for i in range(64)]
     kept = [np.array_equal(out[i], x[i]) for i in range(64)]
-    assert all(f or k for f, k in zip(flipped, kept))
+    assert all(f or k for f, k in zip(flipped, kept, strict=False))
     assert 16 < sum(flipped) < 48
 
 
@@ -275,7 +275,7 @@ def test_resize_uint8_ignores_the_thread_count():
     finally:
         ft.augment.set_num_threads(None)
     for other in results[1:]:
-        for a, b in zip(results[0], other):
+        for a, b in zip(results[0], other, strict=False):
             np.testing.assert_array_equal(a, b)
 
 
@@ -357,7 +357,7 @@ def test_color_jitter_gives_each_image_its_own_order_and_factors():
     fns = [F.adjust_brightness, F.adjust_contrast, F.adjust_saturation, F.adjust_hue]
     for i in range(8):
         y = torch.from_numpy(x[i])
-        for code, f in zip(codes[i], factors[i]):
+        for code, f in zip(codes[i], factors[i], strict=False):
             if code != 255:
                 y = fns[code](y, float(f))
         assert diff(got[i], y) <= 1, i

@@ -491,7 +491,7 @@ def test_replaying_minimize_through_the_searcher_gives_the_same_points() -> None
     def f(x: np.ndarray) -> float:
         return rosen(x)
 
-    res = ft.minimize(f, [-1.2, 1.0], bounds=list(zip(lows, highs)))
+    res = ft.minimize(f, [-1.2, 1.0], bounds=list(zip(lows, highs, strict=False)))
     space = {"a": ft.Float(-2.0, 2.0), "b": ft.Float(-1.0, 3.0)}
     s = ft.GradientSearch(space, x0={"a": -1.2, "b": 1.0}, restarts=0)
     for e in res.history:

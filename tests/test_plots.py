@@ -64,7 +64,7 @@ def test_history_best_so_far_follows_the_direction(cv, plain):
         (line,) = [ln for ln in ax.get_lines() if ln.get_label() == "best so far"]
         ys = list(line.get_ydata())
         assert ys[-1] == pytest.approx(study.best_value)
-        assert all(better(a, b) == b for a, b in zip(ys, ys[1:]))
+        assert all(better(a, b) == b for a, b in zip(ys, ys[1:], strict=False))
 
 
 def test_history_marks_pruned_and_failed_trials(cv):
@@ -100,7 +100,7 @@ def test_learning_curves_mark_stop_best_epoch_and_minima(cv):
     loss_axes = [ax for ax in fig.axes if ax.get_ylabel() == "loss"]
     assert len(loss_axes) == len(folds)
     assert len([ax for ax in fig.axes if ax.get_ylabel() == "accuracy"]) == len(folds)
-    for ax, fold in zip(loss_axes, folds):
+    for ax, fold in zip(loss_axes, folds, strict=False):
         h = fold["history"]
         lines = {ln.get_label(): ln for ln in ax.get_lines()}
         val_min = min(range(len(h["val_loss"])), key=h["val_loss"].__getitem__)

@@ -37,7 +37,7 @@ def test_sample_array_matches_sample_and_names():
     assert arr.shape == (500, 6) and arr.dtype == np.float64
     assert space.names == ["lr", "width", "layers", "act", "init", "drop"]
     options = ["relu", "gelu", "tanh"]
-    for row, p in zip(arr, dicts):
+    for row, p in zip(arr, dicts, strict=False):
         assert row[0] == p["lr"] and row[1] == p["width"] and row[2] == p["layers"]
         assert options[int(row[3])] == p["act"]
     assert space.decode(arr[:3]) == dicts[:3]

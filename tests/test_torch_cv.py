@@ -37,7 +37,7 @@ def test_cross_validate_returns_every_folds_history():
     assert cv.std == pytest.approx(np.std(cv.scores))
     assert cv["mean"] == cv.mean and cv["histories"] is cv.histories
     assert cv.histories[0].val_accuracy == cv.histories[0].val_metric
-    for score, h in zip(cv.scores, cv.histories):
+    for score, h in zip(cv.scores, cv.histories, strict=False):
         assert score == h.val_metric[h.final_epoch]
         assert len(h.val_loss) == h.epochs
     json.dumps(cv.to_dict())

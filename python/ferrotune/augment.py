@@ -207,7 +207,7 @@ def _order(view: np.ndarray) -> Optional[str]:
     dims = (c, h, w)
 
     def fits(want: tuple[int, int, int]) -> bool:
-        return all(d <= 1 or st == wt for d, st, wt in zip(dims, s, want))
+        return all(d <= 1 or st == wt for d, st, wt in zip(dims, s, want, strict=False))
 
     if fits((h * w * item, w * item, item)):
         return "planar"

@@ -173,7 +173,7 @@ def _bounds(bounds: Any, x0: np.ndarray) -> tuple[list[float], list[float]]:
     if hasattr(bounds, "lb") and hasattr(bounds, "ub"):  # scipy.optimize.Bounds
         lb = np.broadcast_to(np.asarray(bounds.lb, dtype=np.float64), (n,))
         ub = np.broadcast_to(np.asarray(bounds.ub, dtype=np.float64), (n,))
-        pairs: list[Any] = list(zip(lb.tolist(), ub.tolist()))
+        pairs: list[Any] = list(zip(lb.tolist(), ub.tolist(), strict=False))
     else:
         if isinstance(bounds, (str, bytes, Mapping)) or not isinstance(
             bounds, (Sequence, np.ndarray)
@@ -670,7 +670,7 @@ class GradientSearch(Searcher):
             v.bad_type("x0", x0, "a dict of parameter values")
         row = self.space.encode(x0)
         values = row.tolist()
-        for j, ((name, dist), value) in enumerate(zip(self.space.dims, values)):
+        for j, ((name, dist), value) in enumerate(zip(self.space.dims, values, strict=False)):
             if isinstance(dist, Choice):
                 continue
             # NaN marks a parameter whose option is not chosen; a chosen one must be finite.

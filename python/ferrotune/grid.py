@@ -125,7 +125,7 @@ def _discretise(value: Any, points: int) -> list[Any]:
         return out
     if isinstance(value, Mapping):
         sub = Grid({k: _discretise(val, points) for k, val in value.items()})
-        return [dict(zip(value.keys(), (p[k] for k in value))) for p in sub]
+        return [dict(zip(value.keys(), (p[k] for k in value), strict=False)) for p in sub]
     if isinstance(value, Float):
         if value.step is not None:
             count = int(round((value.high - value.low) / value.step)) + 1

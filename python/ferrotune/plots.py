@@ -113,10 +113,13 @@ class _Column:
                 self.log = bool(finite) and min(finite) > 0 and max(finite) / min(finite) >= 100
         else:
             labels = ["" if x is _MISSING else _label(x) for x in values]
-            self.categories = sorted({lab for x, lab in zip(values, labels) if x is not _MISSING})
+            self.categories = sorted(
+                {lab for x, lab in zip(values, labels, strict=False) if x is not _MISSING}
+            )
             index = {c: i for i, c in enumerate(self.categories)}
             self.values = [
-                math.nan if x is _MISSING else float(index[lab]) for x, lab in zip(values, labels)
+                math.nan if x is _MISSING else float(index[lab])
+                for x, lab in zip(values, labels, strict=False)
             ]
             self.log = False
 
@@ -353,7 +356,10 @@ def plot_slices(study: Any) -> Any:
         xs = list(col.values)
         if col.categories:
             # A deterministic jitter, so the same study always draws the same picture.
-            xs = [x + 0.28 * (((n * 0.618034) % 1.0) - 0.5) for x, n in zip(xs, numbers)]
+            xs = [
+                x + 0.28 * (((n * 0.618034) % 1.0) - 0.5)
+                for x, n in zip(xs, numbers, strict=False)
+            ]
             ax.set_xticks(range(len(col.categories)))
             ax.set_xticklabels(col.categories, rotation=30, ha="right", fontsize="small")
             ax.set_xlim(-0.5, len(col.categories) - 0.5)  # every option, even a rare one
@@ -428,7 +434,7 @@ def plot_parallel_coordinates(study: Any) -> Any:
     from matplotlib.collections import LineCollection
 
     def polyline(row: int) -> list[tuple[int, float]]:
-        return [(x, s[row]) for x, s in zip(xs, scaled) if math.isfinite(s[row])]
+        return [(x, s[row]) for x, s in zip(xs, scaled, strict=False) if math.isfinite(s[row])]
 
     order = list(reversed(range(1, len(complete))))
     segments = [polyline(row) for row in order]
@@ -436,7 +442,7 @@ def plot_parallel_coordinates(study: Any) -> Any:
     shade = cmap(norm(np.asarray([vals[row] for row in order], dtype=float)))
     lines = LineCollection(segments, colors=shade, linewidths=1.0, alpha=alpha)
     ax.add_collection(lines)
-    best_x, best_y = zip(*polyline(0))
+    best_x, best_y = zip(*polyline(0), strict=False)
     ax.plot(best_x, best_y, color=_BEST, linewidth=2.4, zorder=5, label="best")
     for x, col in enumerate(axes_cols):
         ax.axvline(x, color="0.3", linewidth=0.8, zorder=1)
@@ -529,7 +535,7 @@ def plot_learning_curves(source: Any, trial: Trial | int | None = None) -> Any:
             axes[i][1].set_ylabel(name)
     handles, labels = axes[0][0].get_legend_handles_labels()
     if has_metric:  # the metric panel may add a test curve the loss panel lacks
-        for hnd, lab in zip(*axes[0][1].get_legend_handles_labels()):
+        for hnd, lab in zip(*axes[0][1].get_legend_handles_labels(), strict=False):
             if lab not in labels:
                 handles.append(hnd)
                 labels.append(lab)
@@ -568,7 +574,10 @@ def _curve_source(source: Any, trial: Trial | int | None) -> tuple[list[dict[str
     # A cross-validation result: an object, its dict, or the bare list of folds.
     raw: Any = None
     if hasattr(source, "histories") and hasattr(source, "scores"):
-        raw = [{"score": s, "history": h} for s, h in zip(source.scores, source.histories)]
+        raw = [
+            {"score": s, "history": h}
+            for s, h in zip(source.scores, source.histories, strict=False)
+        ]
     elif isinstance(source, dict) and "folds" in source:
         raw = source["folds"]
     elif isinstance(source, (list, tuple)) and source and isinstance(source[0], dict):
@@ -692,7 +701,7 @@ def plot_fold_scores(study: Any, *, top: int = 10) -> Any:
     data = [s for _, s in chosen]
     positions = list(range(1, len(chosen) + 1))
     ax.boxplot(data, positions=positions, widths=0.55, showmeans=True)
-    for p, scores in zip(positions, data):
+    for p, scores in zip(positions, data, strict=False):
         k = len(scores)
         xs = [p + 0.18 * ((i + 0.5) / k - 0.5) for i in range(k)]
         ax.scatter(xs, scores, s=14, color="#1f77b4", alpha=0.7, zorder=3)

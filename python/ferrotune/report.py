@@ -172,9 +172,11 @@ def _cv_text(cv: dict[str, Any] | None) -> str:
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    widths = [max(len(x) for x in col) for col in zip(header, *rows)]
-    lines = ["  ".join(x.ljust(w) for x, w in zip(header, widths)).rstrip()]
-    lines += ["  ".join(x.ljust(w) for x, w in zip(row, widths)).rstrip() for row in rows]
+    widths = [max(len(x) for x in col) for col in zip(header, *rows, strict=False)]
+    lines = ["  ".join(x.ljust(w) for x, w in zip(header, widths, strict=False)).rstrip()]
+    lines += [
+        "  ".join(x.ljust(w) for x, w in zip(row, widths, strict=False)).rstrip() for row in rows
+    ]
     return lines
 
 

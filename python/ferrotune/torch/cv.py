@@ -70,7 +70,8 @@ class CVResult:
         summary of ``trial.attrs["cv"]``."""
         return {
             "folds": [
-                {"score": s, "history": h.to_dict()} for s, h in zip(self.scores, self.histories)
+                {"score": s, "history": h.to_dict()}
+                for s, h in zip(self.scores, self.histories, strict=False)
             ],
             "cv": {"mean": self.mean, "std": self.std, "metric": self.metric},
         }
