@@ -434,3 +434,102 @@ def test_a_value_that_is_not_a_number_fails_the_trial_durably(journal_path):
     stored = ft.load_study(journal_path).trials
     assert [t.state for t in stored] == [ft.TrialState.FAILED]
     assert "abc" in stored[0].error
+
+
+def test_finished_records_are_off_the_cycle_collectors_list_unless_they_hold_containers():
+    import gc
+
+    study = ft.Study(ft.RandomSearch(SPACE, seed=0))
+    flat, nested, best = study.ask(), study.ask(), study.ask()
+    nested.set_attr("folds", [0.5, 0.6])  # a list: the record could join a cycle
+    study.tell(flat, 3.0)
+    study.tell(nested, 2.0)
+    study.tell(best, 1.0)
+    assert not gc.is_tracked(study._trials[0])
+    assert gc.is_tracked(study._trials[1])
+    assert study.trials[1].attrs == {"folds": [0.5, 0.6]}
+
+
+def test_a_study_dropped_with_a_running_trial_is_collected():
+    # study -> trial list -> running trial -> study: a cycle through the Rust base class,
+    # which the cycle collector must be able to see and break.
+    import gc
+    import weakref
+
+    study = ft.Study(ft.RandomSearch(SPACE, seed=0))
+    running = study.ask()
+    running.set_attr("me", running)  # and a cycle through the trial itself
+    ref, trial_ref = weakref.ref(study), weakref.ref(running)
+    del study, running
+    gc.collect()
+    assert ref() is None and trial_ref() is None
+
+
+def test_trials_pickle_and_copy_without_their_study():
+    import copy
+    import pickle
+
+    study = ft.Study(ft.RandomSearch(SPACE, seed=0))
+    trial = study.ask()
+    trial.report(1, 0.25)
+    trial.set_attr("note", "first")
+    for clone in (pickle.loads(pickle.dumps(trial)), copy.copy(trial)):
+        assert clone == trial and clone is not trial
+        assert clone._study is None and trial._study is study
+        assert clone.state is ft.TrialState.RUNNING
+        assert clone.intermediate == {1: 0.25} and clone.attrs == {"note": "first"}
+        assert clone._t0 == trial._t0
+    study.tell(trial, 1.0)
+    assert pickle.loads(pickle.dumps(trial)).value == 1.0
+
+
+def test_a_searcher_written_in_python_drives_the_study():
+    class Halving(ft.search.Searcher):
+        def __init__(self):
+            self.told = []
+            self.next = 0
+
+        def ask(self):
+            self.next += 1
+            return (self.next, {"x": 1.0 / self.next}) if self.next <= 3 else None
+
+        @property
+        def exhausted(self):
+            return self.next > 3
+
+        def tell(self, point_id, value, gradient=None):
+            self.told.append((point_id, value))
+
+        def config(self):
+            return {"kind": "halving"}
+
+    searcher = Halving()
+    study = ft.Study(searcher)
+    study.optimize(lambda t: t.params["x"], n_trials=10)
+    assert searcher.told == [(1, 1.0), (2, 0.5), (3, 1.0 / 3)]
+    assert study.best_params == {"x": 1.0 / 3}
+    with pytest.raises(ft.SearchExhausted, match="every point"):
+        study.ask()
+
+
+def test_a_searcher_proposing_something_else_than_a_pair_is_a_clear_error():
+    class Broken(ft.search.Searcher):
+        def ask(self):
+            return {"x": 1.0}
+
+        def config(self):
+            return {"kind": "broken"}
+
+    study = ft.Study(Broken())
+    with pytest.raises(InvalidTypeError, match=r"searcher's ask\(\).*\{'x': 1.0\}"):
+        study.ask()
+    assert study.trials == []
+
+
+def test_a_restored_random_search_draws_under_the_restored_seed():
+    one, two = ft.RandomSearch(SPACE, seed=1), ft.RandomSearch(SPACE, seed=2)
+    study = ft.Study(two)
+    study.ask()  # the sampler is now set up for seed 2
+    one.ask()
+    two.restore(one.state())
+    assert study.ask().params == ft.RandomSearch(SPACE, seed=1).space.sample(2, seed=1)[1]

@@ -6,6 +6,8 @@ import numpy as np
 import numpy.typing as npt
 from typing_extensions import Self
 
+from ferrotune.trial import TrialState
+
 __all__ = [
     "__version__",
     "JOURNAL_FORMAT",
@@ -32,6 +34,8 @@ __all__ = [
     "augment_num_threads",
     "augment_set_num_threads",
     "AUGMENT_THREADS_ENV",
+    "Trial",
+    "StudyCore",
 ]
 __version__: str
 JOURNAL_FORMAT: int
@@ -233,3 +237,65 @@ def augment_sample_boxes(
 def augment_flip_flags(seed: int, stream: int, call: int, n: int, p: float) -> np.ndarray: ...
 def augment_num_threads() -> int: ...
 def augment_set_num_threads(n: int | None = None) -> None: ...
+
+@final
+class Trial:
+    number: int
+    params: dict[str, Any]
+    point_id: int | None
+    state: TrialState
+    value: float | None
+    start: float
+    duration: float | None
+    intermediate: dict[int, float]
+    attrs: dict[str, Any]
+    error: str | None
+    gradient: Any
+    _study: Any
+    _t0: float
+    def __new__(
+        cls,
+        number: int,
+        params: dict[str, Any],
+        point_id: int | None = None,
+        start: float = 0.0,
+        study: Any = None,
+        *,
+        state: TrialState | None = None,
+        value: float | None = None,
+        duration: float | None = None,
+        intermediate: dict[int, float] | None = None,
+        error: str | None = None,
+        attrs: dict[str, Any] | None = None,
+    ) -> Trial: ...
+    @property
+    def finished(self) -> bool: ...
+    def report(self, step: int, value: float) -> None: ...
+    def should_prune(self) -> bool: ...
+    def set_attr(self, key: str, value: Any) -> None: ...
+    def to_dict(self) -> dict[str, Any]: ...
+    def _record(self) -> tuple[Any, ...]: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+    def __reduce__(self) -> tuple[Any, ...]: ...
+    def __getstate__(self) -> dict[str, Any]: ...
+    def __setstate__(self, state: dict[str, Any]) -> None: ...
+
+class StudyCore:
+    _searcher_ask: Any
+    _searcher_tell: Any
+    _trials: list[Any]
+    _best: Trial | None
+    _sign: float
+    _journal: Any
+    def __new__(cls, *_args: Any, **_kwargs: Any) -> Self: ...
+    def _try_ask(self) -> Trial | None: ...
+    def ask(self) -> Trial: ...
+    def tell(
+        self,
+        trial: Trial | int,
+        value: Any = None,
+        *,
+        gradient: Any = None,
+        state: Any = None,
+    ) -> Trial: ...

@@ -656,7 +656,7 @@ def _capacity(executor: Any) -> int:
 
 def _detached(trial: Trial) -> Trial:
     """A copy of the trial for a worker: no study, its own dicts."""
-    copy = Trial.__new__(Trial)
+    copy = Trial(trial.number, trial.params)
     copy.__setstate__(trial.__getstate__())
     copy.intermediate = dict(trial.intermediate)
     copy.attrs = dict(trial.attrs)

@@ -17,6 +17,7 @@ import warnings
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from . import _core
 from . import _validate as v
 from ._progress import progress_bar
 from .errors import (
@@ -42,8 +43,6 @@ __all__ = ["Study", "load_study", "SearchExhausted", "NoCompletedTrialError"]
 log = logging.getLogger("ferrotune.study")
 
 _RUNNING = TrialState.RUNNING
-_COMPLETE = TrialState.COMPLETE
-_now = time.time
 _clock = time.perf_counter
 
 Objective = Callable[[Trial], Any]
@@ -58,8 +57,11 @@ class NoCompletedTrialError(FerrotuneError, ValueError):
     """A best trial was asked for before any trial completed."""
 
 
-class Study:
+class Study(_core.StudyCore):
     """Runs a search, keeps its trials, and knows the best one.
+
+    ``ask`` and ``tell`` are the Rust base class's: the common case (a trial asked for, then
+    told a finite float) runs no Python code; every other case comes back to ``_tell``.
 
     Parameters
     ----------
@@ -115,9 +117,9 @@ class Study:
         self._sign = 1.0 if direction == "minimize" else -1.0
         # Trial number -> the live Trial while it runs, a compact record once it finished
         # (see trial.to_record: records cost the garbage collector nothing).
-        self._trials: list[Any] = []
-        self._best: Trial | None = None
-        self._journal: Journal | None = None
+        self._trials = []
+        self._best = None
+        self._journal = None
         # What the searcher was (kind, space, seed): kept so plots and reports of a stored
         # study can read the space, e.g. which parameters are on a log scale.
         self.searcher_config: dict[str, Any] = searcher.config()
@@ -227,69 +229,17 @@ class Study:
 
     # -- ask and tell ----------------------------------------------------------------------
 
-    def _try_ask(self) -> Trial | None:
-        proposal = self._searcher_ask()
-        if proposal is None:
-            return None
-        trial = Trial(len(self._trials), proposal[1], proposal[0], _now(), self)
-        trial._t0 = _clock()
-        self._trials.append(trial)
-        if self._journal is not None:
-            self._journal.write([trial], self.searcher.state())
-        return trial
+    # ask(), tell() and _try_ask() are the base class's (rust/src/bindings/study.rs).
 
-    def ask(self) -> Trial:
-        """The next trial to evaluate. Raises :class:`SearchExhausted` when the searcher has
-        nothing to propose (a finished grid; or points that wait on running trials)."""
-        trial = self._try_ask()
-        if trial is None:
-            running = sum(1 for t in self._trials if entry_state(t) is _RUNNING)
-            if self.searcher.exhausted:
-                raise SearchExhausted("the searcher has proposed every point it has")
-            raise SearchExhausted(
-                f"the searcher has nothing to propose until some of the {running} running "
-                "trial(s) are told"
-            )
-        return trial
-
-    def tell(
-        self,
-        trial: Trial | int,
-        value: Any = None,
-        *,
-        gradient: Any = None,
-        state: TrialState | str | None = None,
-    ) -> Trial:
-        """Finishes a trial with its value, or with an exception (it failed).
-
-        ``state="PRUNED"`` records a pruned trial (its last reported value is kept). A NaN or
-        infinite value fails the trial: it can never be the best. ``gradient`` (same length
-        as the parameters the searcher works in) goes to searchers that use it.
-        """
-        # Fast path: a live trial of this study finishing with a finite float (x - x is 0.0
-        # only for finite x). Everything else takes the general path below.
-        if (
-            type(value) is float
-            and value - value == 0.0
-            and state is None
-            and gradient is None
-            and type(trial) is Trial
-            and trial._study is self
-            and trial.state is _RUNNING
-        ):
-            trial.duration = _clock() - trial._t0
-            trial.value = value
-            trial.state = _COMPLETE
-            self._searcher_tell(trial.point_id, value)  # type: ignore[arg-type]
-            best = self._best
-            if best is None or self._sign * value < self._sign * best.value:  # type: ignore[operator]
-                self._best = trial
-            if self._journal is not None:
-                self._journal.write([trial], self.searcher.state())
-            self._trials[trial.number] = to_record(trial)
-            trial._study = None  # see _settle
-            return trial
-        return self._tell(trial, value, gradient, state)
+    def _no_proposal(self) -> None:
+        """Raises why ``ask`` has no trial to give."""
+        running = sum(1 for t in self._trials if entry_state(t) is _RUNNING)
+        if self.searcher.exhausted:
+            raise SearchExhausted("the searcher has proposed every point it has")
+        raise SearchExhausted(
+            f"the searcher has nothing to propose until some of the {running} running "
+            "trial(s) are told"
+        )
 
     def _tell(self, trial: Trial | int, value: Any, gradient: Any, state: Any) -> Trial:
         trial = self._trial_to_tell(trial)

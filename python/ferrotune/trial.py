@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import enum
 import numbers
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from . import _core
 from . import _validate as v
 from .errors import TrialPruned
-
-if TYPE_CHECKING:
-    from .study import Study
 
 __all__ = ["Trial", "TrialState", "TrialPruned", "as_value", "as_state"]
 
@@ -31,141 +29,9 @@ class TrialState(str, enum.Enum):
         return self is not TrialState.RUNNING
 
 
-class Trial:
-    """One evaluation: what the objective receives, and what the study keeps.
-
-    Attributes
-    ----------
-    number : int
-        Position in the study, from 0.
-    params : dict
-        The parameter values to evaluate.
-    state : TrialState
-    value : float or None
-        The objective's value, once complete.
-    start : float
-        Wall-clock start (seconds since the epoch).
-    duration : float or None
-        Seconds from ask to tell.
-    intermediate : dict[int, float]
-        Values reported with :meth:`report`, by step.
-    error : str or None
-        The traceback text of a failed trial, or why it failed.
-    attrs : dict
-        Free-form attributes set with :meth:`set_attr`.
-    """
-
-    __slots__ = (
-        "number",
-        "params",
-        "point_id",
-        "state",
-        "value",
-        "start",
-        "duration",
-        "intermediate",
-        "error",
-        "attrs",
-        "gradient",
-        "_study",
-        "_t0",
-    )
-
-    def __init__(
-        self,
-        number: int,
-        params: dict[str, Any],
-        point_id: int | None = None,
-        start: float = 0.0,
-        study: Study | None = None,
-        *,
-        state: TrialState = TrialState.RUNNING,
-        value: float | None = None,
-        duration: float | None = None,
-        intermediate: dict[int, float] | None = None,
-        error: str | None = None,
-        attrs: dict[str, Any] | None = None,
-    ):
-        self.number = number
-        self.params = params
-        self.point_id = point_id
-        self.state = state
-        self.value = value
-        self.start = start
-        self.duration = duration
-        self.intermediate: dict[int, float] = {} if intermediate is None else intermediate
-        self.error = error
-        self.attrs: dict[str, Any] = {} if attrs is None else attrs
-        self.gradient: Any = None
-        self._study = study
-        self._t0 = 0.0
-
-    def __repr__(self) -> str:
-        return (
-            f"Trial(number={self.number}, state={self.state.value}, value={self.value!r}, "
-            f"params={self.params!r})"
-        )
-
-    def __eq__(self, other: object) -> bool:
-        # Value equality: a study rebuilds finished trials from records on each `trials` call.
-        if type(other) is not Trial:
-            return NotImplemented
-        return to_record(self)[:10] == to_record(other)[:10]
-
-    def __hash__(self) -> int:
-        return hash((self.number, self.start))
-
-    def __getstate__(self) -> dict[str, Any]:
-        # A trial travels to worker processes without its study.
-        return {k: getattr(self, k) for k in self.__slots__ if k != "_study"}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        for k, val in state.items():
-            setattr(self, k, val)
-        self._study = None
-
-    @property
-    def finished(self) -> bool:
-        return self.state is not TrialState.RUNNING
-
-    def report(self, step: int, value: float) -> None:
-        """Records an intermediate value (a fold's score, an epoch's loss) at ``step``.
-
-        Pruners read these to stop hopeless trials; see :meth:`should_prune`.
-        """
-        step = v.integer("step", step, minimum=0)
-        self.intermediate[step] = as_value(value, "value")
-        if self._study is not None:
-            self._study._on_report(self, step)
-
-    def should_prune(self) -> bool:
-        """Whether the study's pruner judges this trial hopeless given its reports so far.
-
-        Raise :class:`ferrotune.TrialPruned` from the objective when it says so.
-        """
-        if self._study is None:
-            return False
-        return self._study._should_prune(self)
-
-    def set_attr(self, key: str, value: Any) -> None:
-        """Stores a JSON-serialisable attribute with the trial."""
-        if not isinstance(key, str):
-            v.bad_type("key", key, "a string")
-        self.attrs[key] = value
-
-    def to_dict(self) -> dict[str, Any]:
-        """The trial as plain data."""
-        return {
-            "number": self.number,
-            "params": self.params,
-            "state": self.state.value,
-            "value": self.value,
-            "start": self.start,
-            "duration": self.duration,
-            "intermediate": dict(self.intermediate),
-            "error": self.error,
-            "attrs": dict(self.attrs),
-        }
+# The Trial class is the Rust core's (`_core.Trial`, documented there): a study makes and files
+# one per ask and tell without running Python bytecode. `ferrotune.Trial` is that class.
+Trial = _core.Trial
 
 
 # -- compact records of finished trials ------------------------------------------------------
@@ -181,20 +47,9 @@ _STATE_INDEX = 3  # position of the state in a record
 
 
 def to_record(trial: Trial) -> tuple[Any, ...]:
-    """The finished `trial` as a tuple (see above)."""
-    return (
-        trial.number,
-        trial.params,
-        trial.point_id,
-        trial.state.value,
-        trial.value,
-        trial.start,
-        trial.duration,
-        trial.intermediate or None,
-        trial.error,
-        trial.attrs or None,
-        trial.gradient,
-    )
+    """The finished `trial` as a tuple (see above): (number, params, point_id, state name,
+    value, start, duration, intermediate or None, error, attrs or None, gradient)."""
+    return trial._record()
 
 
 def from_record(record: tuple[Any, ...]) -> Trial:

@@ -569,12 +569,7 @@ impl Space {
 
     /// Writes sample `index` into `row`; the same values as row `index` of [`Space::sample_array`].
     pub fn sample_row(&self, seed: u64, sequence: Sequence, index: u64, row: &mut [f64]) {
-        if self.is_empty() {
-            return;
-        }
-        let source = Source::new(self.len(), seed, sequence);
-        let mut scratch = Scratch::new(self.len(), 1);
-        self.fill_rows(&mut row[..self.len()], index, &source, &mut scratch);
+        RowSampler::new(self, seed, sequence).sample(self, index, row);
     }
 
     /// Samples `start .. start + n` as a row-major `n x len()` array, in parallel.
@@ -759,6 +754,45 @@ fn rows_out<const D: usize>(cols: &[f64], stride: usize, out: &mut [f64]) {
         for j in 0..D {
             row[j] = cols[j][r];
         }
+    }
+}
+
+/// Samples single rows of one space under one (seed, sequence), keeping its buffers and its
+/// source (a Sobol source costs tables to set up) from row to row: a searcher asks for one row
+/// per trial.
+pub struct RowSampler {
+    seed: u64,
+    sequence: Sequence,
+    source: Source,
+    scratch: Scratch,
+}
+
+impl RowSampler {
+    pub fn new(space: &Space, seed: u64, sequence: Sequence) -> Self {
+        RowSampler {
+            seed,
+            sequence,
+            source: Source::new(space.len(), seed, sequence),
+            scratch: Scratch::new(space.len(), 1),
+        }
+    }
+
+    /// Whether this sampler draws under `seed` and `sequence`.
+    pub fn draws(&self, seed: u64, sequence: Sequence) -> bool {
+        self.seed == seed && self.sequence == sequence
+    }
+
+    /// Sample `index` of `space` (the space this sampler was made for) into `row[..d]`.
+    pub fn sample(&mut self, space: &Space, index: u64, row: &mut [f64]) {
+        if space.is_empty() {
+            return;
+        }
+        space.fill_rows(
+            &mut row[..space.len()],
+            index,
+            &self.source,
+            &mut self.scratch,
+        );
     }
 }
 

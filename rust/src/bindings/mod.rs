@@ -11,6 +11,8 @@ mod grid;
 mod search;
 mod space;
 mod store;
+mod study;
+mod trial;
 
 pub(crate) use errors::IntoPyResult;
 
@@ -70,5 +72,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     cg::register(m)?;
     folds::register(m)?;
     augment::register(m)?;
+    trial::register(m)?;
+    study::register(m)?;
     Ok(())
 }

@@ -10,8 +10,22 @@ use super::grid::PyGrid;
 use super::space::PySpace;
 use super::IntoPyResult;
 use crate::search::{Ask, GridSearcher, IdWalker, RandomSearcher};
-use crate::space::Sequence;
+use crate::space::{RowSampler, Sequence};
 use crate::Error;
+
+/// `ask()`'s answer: `(id, params)`, or None.
+fn pair<'py>(
+    py: Python<'py>,
+    point: Option<(u64, Bound<'py, PyAny>)>,
+) -> PyResult<Option<Bound<'py, PyTuple>>> {
+    let Some((id, params)) = point else {
+        return Ok(None);
+    };
+    Ok(Some(PyTuple::new(
+        py,
+        [id.into_pyobject(py)?.into_any(), params],
+    )?))
+}
 
 fn poisoned() -> PyErr {
     Error::Internal("searcher lock poisoned".into()).into()
@@ -32,6 +46,46 @@ fn state_json<T: IdWalker>(state: &Mutex<T>) -> PyResult<String> {
 pub(crate) struct PyRandomSearcher {
     space: Py<PySpace>,
     state: Mutex<RandomSearcher>,
+    /// Remade when a restored state draws under another seed or sequence.
+    sampler: Mutex<RowSampler>,
+}
+
+impl PyRandomSearcher {
+    /// `ask()` without the tuple: the point's id and its parameter dict.
+    pub(crate) fn next_point<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<Option<(u64, Bound<'py, PyAny>)>> {
+        let (ask, seed, seq) = {
+            let mut s = locked(&self.state)?;
+            (s.ask(), s.seed, s.sequence)
+        };
+        let Ask::Point(id) = ask else { return Ok(None) };
+        let space = self.space.get();
+        let d = space.space.len();
+        // Most spaces are small: their row lives on the stack (no allocation per trial).
+        let mut small = [0.0; 16];
+        let mut large = Vec::new();
+        let row = if d <= small.len() {
+            &mut small[..d]
+        } else {
+            large.resize(d, 0.0);
+            &mut large[..]
+        };
+        {
+            let mut sampler = locked(&self.sampler)?;
+            if !sampler.draws(seed, seq) {
+                *sampler = RowSampler::new(&space.space, seed, seq);
+            }
+            sampler.sample(&space.space, id, row);
+        }
+        Ok(Some((id, space.decode_row(py, row)?)))
+    }
+
+    /// `tell(id)`: marks `id` finished; false if it was not pending.
+    pub(crate) fn finish(&self, id: u64) -> PyResult<bool> {
+        Ok(locked(&self.state)?.tell(id))
+    }
 }
 
 #[pymethods]
@@ -39,27 +93,17 @@ impl PyRandomSearcher {
     #[new]
     fn new(space: Py<PySpace>, seed: u64, sequence: &str) -> PyResult<Self> {
         let seq = Sequence::parse(sequence).into_py_result()?;
+        let sampler = RowSampler::new(&space.get().space, seed, seq);
         Ok(PyRandomSearcher {
             space,
             state: Mutex::new(RandomSearcher::new(seed, seq)),
+            sampler: Mutex::new(sampler),
         })
     }
 
     /// The next `(id, params)`.
     fn ask<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyTuple>>> {
-        let (ask, seed, seq) = {
-            let mut s = locked(&self.state)?;
-            (s.ask(), s.seed, s.sequence)
-        };
-        let Ask::Point(id) = ask else { return Ok(None) };
-        let space = self.space.get();
-        let mut row = vec![0.0; space.space.len()];
-        space.space.sample_row(seed, seq, id, &mut row);
-        let params = space.decode_row(py, &row)?;
-        Ok(Some(PyTuple::new(
-            py,
-            [id.into_pyobject(py)?.into_any(), params],
-        )?))
+        pair(py, self.next_point(py)?)
     }
 
     /// Random search never runs out.
@@ -78,7 +122,7 @@ impl PyRandomSearcher {
         gradient: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<bool> {
         let _ = (value, gradient);
-        Ok(locked(&self.state)?.tell(id))
+        self.finish(id)
     }
 
     /// Hands `id` out again at the next ask.
@@ -106,6 +150,31 @@ pub(crate) struct PyGridSearcher {
     state: Mutex<GridSearcher>,
 }
 
+impl PyGridSearcher {
+    /// `ask()` without the tuple: the point's id and its parameter dict.
+    pub(crate) fn next_point<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<Option<(u64, Bound<'py, PyAny>)>> {
+        let (ask, index) = {
+            let mut s = locked(&self.state)?;
+            let ask = s.ask();
+            let index = match ask {
+                Ask::Point(id) => s.point_index(id),
+                _ => 0,
+            };
+            (ask, index)
+        };
+        let Ask::Point(id) = ask else { return Ok(None) };
+        Ok(Some((id, self.grid.get().point(py, index)?.into_any())))
+    }
+
+    /// `tell(id)`: marks `id` finished; false if it was not pending.
+    pub(crate) fn finish(&self, id: u64) -> PyResult<bool> {
+        Ok(locked(&self.state)?.tell(id))
+    }
+}
+
 #[pymethods]
 impl PyGridSearcher {
     #[new]
@@ -120,21 +189,7 @@ impl PyGridSearcher {
 
     /// The next `(id, params)`, or None when none is left to hand out now.
     fn ask<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyTuple>>> {
-        let (ask, index) = {
-            let mut s = locked(&self.state)?;
-            let ask = s.ask();
-            let index = match ask {
-                Ask::Point(id) => s.point_index(id),
-                _ => 0,
-            };
-            (ask, index)
-        };
-        let Ask::Point(id) = ask else { return Ok(None) };
-        let params = self.grid.get().point(py, index)?;
-        Ok(Some(PyTuple::new(
-            py,
-            [id.into_pyobject(py)?.into_any(), params.into_any()],
-        )?))
+        pair(py, self.next_point(py)?)
     }
 
     /// True once every point has been handed out and told.
@@ -153,7 +208,7 @@ impl PyGridSearcher {
         gradient: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<bool> {
         let _ = (value, gradient);
-        Ok(locked(&self.state)?.tell(id))
+        self.finish(id)
     }
 
     /// Hands `id` out again at the next ask.

@@ -1,0 +1,533 @@
+//! `ferrotune.Trial`: one evaluation of the objective. A Rust class so that a study can make,
+//! finish and file a trial without running Python bytecode (see `study.rs`); the validation
+//! it shares with the rest of the package (`_validate`, `trial.as_value`) stays in Python and
+//! is called from here.
+
+use pyo3::gc::PyVisit;
+use pyo3::prelude::*;
+use pyo3::pyclass::CompareOp;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyFloat, PyTuple};
+use pyo3::{intern, PyTraverseError};
+
+/// The Python object `module.name`, imported once.
+pub(crate) fn cached<'py>(
+    cell: &'static PyOnceLock<Py<PyAny>>,
+    py: Python<'py>,
+    module: &str,
+    name: &str,
+) -> PyResult<&'py Bound<'py, PyAny>> {
+    cell.import(py, module, name)
+}
+
+macro_rules! python_object {
+    ($fn_name:ident, $module:literal, $name:literal) => {
+        pub(crate) fn $fn_name(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
+            static CELL: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+            cached(&CELL, py, $module, $name)
+        }
+    };
+}
+
+python_object!(trial_state, "ferrotune.trial", "TrialState");
+python_object!(as_value, "ferrotune.trial", "as_value");
+python_object!(check_integer, "ferrotune._validate", "integer");
+python_object!(bad_type, "ferrotune._validate", "bad_type");
+
+/// `TrialState.<name>`, looked up once per name.
+fn state(
+    py: Python<'_>,
+    cell: &'static PyOnceLock<Py<PyAny>>,
+    name: &str,
+) -> PyResult<&'static Py<PyAny>> {
+    cell.get_or_try_init(py, || -> PyResult<Py<PyAny>> {
+        Ok(trial_state(py)?.getattr(name)?.unbind())
+    })
+}
+
+pub(crate) fn running(py: Python<'_>) -> PyResult<&'static Py<PyAny>> {
+    static CELL: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    state(py, &CELL, "RUNNING")
+}
+
+pub(crate) fn complete(py: Python<'_>) -> PyResult<&'static Py<PyAny>> {
+    static CELL: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    state(py, &CELL, "COMPLETE")
+}
+
+/// The name of a state (`state.value`), without the enum's slow attribute lookup for the two
+/// states a study files most.
+fn state_name<'py>(py: Python<'py>, state: &Py<PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    if state.is(complete(py)?) {
+        Ok(intern!(py, "COMPLETE").clone().into_any())
+    } else if state.is(running(py)?) {
+        Ok(intern!(py, "RUNNING").clone().into_any())
+    } else {
+        state.bind(py).getattr(intern!(py, "value"))
+    }
+}
+
+/// `time.perf_counter()`: the clock `_t0` and durations are measured on, here and in Python.
+/// On Linux that is CLOCK_MONOTONIC, read here directly; elsewhere Python's is called.
+#[cfg(target_os = "linux")]
+pub(crate) fn clock(_py: Python<'_>) -> PyResult<f64> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; CLOCK_MONOTONIC is always available on Linux.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    if rc != 0 {
+        return Err(crate::Error::Internal("clock_gettime(CLOCK_MONOTONIC) failed".into()).into());
+    }
+    Ok(ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9)
+}
+
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn clock(py: Python<'_>) -> PyResult<f64> {
+    python_object!(perf_counter, "time", "perf_counter");
+    perf_counter(py)?.call0()?.extract()
+}
+
+/// `time.time()`: a trial's wall-clock start (the system clock, as Python reads it).
+pub(crate) fn now(_py: Python<'_>) -> PyResult<f64> {
+    match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        Ok(since) => Ok(since.as_secs_f64()),
+        Err(before) => Ok(-before.duration().as_secs_f64()),
+    }
+}
+
+/// One evaluation: what the objective receives, and what the study keeps.
+///
+/// Attributes
+/// ----------
+/// number : int
+///     Position in the study, from 0.
+/// params : dict
+///     The parameter values to evaluate.
+/// state : TrialState
+/// value : float or None
+///     The objective's value, once complete.
+/// start : float
+///     Wall-clock start (seconds since the epoch).
+/// duration : float or None
+///     Seconds from ask to tell.
+/// intermediate : dict[int, float]
+///     Values reported with :meth:`report`, by step.
+/// error : str or None
+///     The traceback text of a failed trial, or why it failed.
+/// attrs : dict
+///     Free-form attributes set with :meth:`set_attr`.
+#[pyclass(name = "Trial", module = "ferrotune", weakref)]
+pub(crate) struct PyTrial {
+    #[pyo3(get, set)]
+    number: i64,
+    #[pyo3(get, set)]
+    params: Py<PyAny>,
+    #[pyo3(get, set)]
+    point_id: Py<PyAny>,
+    #[pyo3(get, set)]
+    state: Py<PyAny>,
+    #[pyo3(get, set)]
+    value: Py<PyAny>,
+    #[pyo3(get, set)]
+    start: f64,
+    #[pyo3(get, set)]
+    duration: Py<PyAny>,
+    /// Made on first use: most trials never report, and a dict per trial is not free.
+    intermediate: Option<Py<PyAny>>,
+    attrs: Option<Py<PyAny>>,
+    #[pyo3(get, set)]
+    error: Py<PyAny>,
+    #[pyo3(get, set)]
+    gradient: Py<PyAny>,
+    /// The study while the trial runs (reports and pruning go to it), then None.
+    #[pyo3(get, set, name = "_study")]
+    study: Py<PyAny>,
+    /// `time.perf_counter()` at the ask; 0.0 when unknown (a trial read from a journal).
+    #[pyo3(get, set, name = "_t0")]
+    t0: f64,
+}
+
+impl PyTrial {
+    /// A trial just asked for, running in `study`.
+    pub(crate) fn running(
+        py: Python<'_>,
+        number: usize,
+        params: Py<PyAny>,
+        point_id: Py<PyAny>,
+        study: Py<PyAny>,
+    ) -> PyResult<Self> {
+        Ok(PyTrial {
+            number: number as i64,
+            params,
+            point_id,
+            state: running(py)?.clone_ref(py),
+            value: py.None(),
+            start: now(py)?,
+            duration: py.None(),
+            intermediate: None,
+            attrs: None,
+            error: py.None(),
+            gradient: py.None(),
+            study,
+            t0: clock(py)?,
+        })
+    }
+
+    pub(crate) fn study(&self) -> &Py<PyAny> {
+        &self.study
+    }
+
+    pub(crate) fn point_id(&self) -> &Py<PyAny> {
+        &self.point_id
+    }
+
+    pub(crate) fn is_state(&self, state: &Py<PyAny>) -> bool {
+        self.state.is(state)
+    }
+
+    pub(crate) fn number(&self) -> i64 {
+        self.number
+    }
+
+    /// The value as a float, when it is one (the best trial's, say).
+    pub(crate) fn float_value(&self, py: Python<'_>) -> Option<f64> {
+        self.value.bind(py).extract::<f64>().ok()
+    }
+
+    /// Completes the trial with `value` (a float), measuring its duration.
+    pub(crate) fn complete(&mut self, py: Python<'_>, value: Py<PyAny>) -> PyResult<()> {
+        let end = clock(py)?;
+        self.duration = PyFloat::new(py, end - self.t0).into_any().unbind();
+        self.value = value;
+        self.state = complete(py)?.clone_ref(py);
+        Ok(())
+    }
+
+    /// Lets go of the study (see `Study._settle` for why).
+    pub(crate) fn detach(&mut self, py: Python<'_>) {
+        self.study = py.None();
+    }
+
+    fn dict_or_none<'py>(py: Python<'py>, d: &Option<Py<PyAny>>) -> PyResult<Bound<'py, PyAny>> {
+        match d {
+            Some(d) if d.bind(py).is_truthy()? => Ok(d.bind(py).clone()),
+            _ => Ok(py.None().into_bound(py)),
+        }
+    }
+
+    fn dict_copy<'py>(py: Python<'py>, d: &Option<Py<PyAny>>) -> PyResult<Bound<'py, PyAny>> {
+        let dict_type = py.get_type::<PyDict>();
+        match d {
+            Some(d) => dict_type.call1((d,)),
+            None => dict_type.call0(),
+        }
+    }
+
+    /// The compact record a study keeps for a finished trial (see `trial.py`).
+    ///
+    /// The record is taken off the cyclic garbage collector's list when nothing in it is on
+    /// that list (numbers, strings, and dicts of those): CPython only does this by itself for
+    /// tuples without dicts, and a study holds a record with a params dict for every trial, so
+    /// each full collection walked them all (half the time of a long in-memory study). Such a
+    /// record can only join a reference cycle if a container is later put into one of its
+    /// dicts (a finished trial's `attrs`, say); the cycle would then stay in memory.
+    pub(crate) fn record<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        let record = self.record_tuple(py)?;
+        // SAFETY: `record` and its items are live objects and the GIL is held; untracking a
+        // tuple only hides it from cycle detection.
+        unsafe {
+            let flat = record
+                .iter()
+                .all(|item| pyo3::ffi::PyObject_GC_IsTracked(item.as_ptr()) == 0);
+            if flat {
+                pyo3::ffi::PyObject_GC_UnTrack(record.as_ptr().cast());
+            }
+        }
+        Ok(record)
+    }
+
+    fn record_tuple<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        let state = state_name(py, &self.state)?;
+        PyTuple::new(
+            py,
+            [
+                self.number.into_pyobject(py)?.into_any(),
+                self.params.bind(py).clone(),
+                self.point_id.bind(py).clone(),
+                state,
+                self.value.bind(py).clone(),
+                PyFloat::new(py, self.start).into_any(),
+                self.duration.bind(py).clone(),
+                Self::dict_or_none(py, &self.intermediate)?,
+                self.error.bind(py).clone(),
+                Self::dict_or_none(py, &self.attrs)?,
+                self.gradient.bind(py).clone(),
+            ],
+        )
+    }
+
+    fn made<'a>(py: Python<'_>, slot: &'a mut Option<Py<PyAny>>) -> &'a Py<PyAny> {
+        slot.get_or_insert_with(|| PyDict::new(py).into_any().unbind())
+    }
+}
+
+#[pymethods]
+impl PyTrial {
+    #[new]
+    #[pyo3(signature = (
+        number, params, point_id=None, start=0.0, study=None, *, state=None, value=None,
+        duration=None, intermediate=None, error=None, attrs=None
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        number: i64,
+        params: Py<PyAny>,
+        point_id: Option<Py<PyAny>>,
+        start: f64,
+        study: Option<Py<PyAny>>,
+        state: Option<Py<PyAny>>,
+        value: Option<Py<PyAny>>,
+        duration: Option<Py<PyAny>>,
+        intermediate: Option<Py<PyAny>>,
+        error: Option<Py<PyAny>>,
+        attrs: Option<Py<PyAny>>,
+    ) -> PyResult<Self> {
+        let none = || py.None();
+        Ok(PyTrial {
+            number,
+            params,
+            point_id: point_id.unwrap_or_else(none),
+            state: match state {
+                Some(s) => s,
+                None => running(py)?.clone_ref(py),
+            },
+            value: value.unwrap_or_else(none),
+            start,
+            duration: duration.unwrap_or_else(none),
+            intermediate,
+            attrs,
+            error: error.unwrap_or_else(none),
+            gradient: none(),
+            study: study.unwrap_or_else(none),
+            t0: 0.0,
+        })
+    }
+
+    /// Values reported with :meth:`report`, by step.
+    #[getter]
+    fn intermediate(&mut self, py: Python<'_>) -> Py<PyAny> {
+        Self::made(py, &mut self.intermediate).clone_ref(py)
+    }
+
+    #[setter]
+    fn set_intermediate(&mut self, py: Python<'_>, value: Py<PyAny>) {
+        self.intermediate = (!value.is_none(py)).then_some(value);
+    }
+
+    /// Free-form attributes set with :meth:`set_attr`.
+    #[getter]
+    fn attrs(&mut self, py: Python<'_>) -> Py<PyAny> {
+        Self::made(py, &mut self.attrs).clone_ref(py)
+    }
+
+    #[setter]
+    fn set_attrs(&mut self, py: Python<'_>, value: Py<PyAny>) {
+        self.attrs = (!value.is_none(py)).then_some(value);
+    }
+
+    /// Whether the trial has finished (in any state but RUNNING).
+    #[getter]
+    fn finished(&self, py: Python<'_>) -> PyResult<bool> {
+        Ok(!self.state.is(running(py)?))
+    }
+
+    /// Records an intermediate value (a fold's score, an epoch's loss) at ``step``.
+    ///
+    /// Pruners read these to stop hopeless trials; see :meth:`should_prune`.
+    fn report(
+        slf: &Bound<'_, Self>,
+        step: &Bound<'_, PyAny>,
+        value: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let py = slf.py();
+        let kwargs = PyDict::new(py);
+        kwargs.set_item(intern!(py, "minimum"), 0)?;
+        let step = check_integer(py)?.call(("step", step), Some(&kwargs))?;
+        let value = as_value(py)?.call1((value, "value"))?;
+        let (inter, study) = {
+            let mut me = slf.borrow_mut();
+            let inter = Self::made(py, &mut me.intermediate).clone_ref(py);
+            (inter, me.study.clone_ref(py))
+        };
+        inter.bind(py).set_item(&step, value)?;
+        if !study.is_none(py) {
+            study
+                .bind(py)
+                .call_method1(intern!(py, "_on_report"), (slf, step))?;
+        }
+        Ok(())
+    }
+
+    /// Whether the study's pruner judges this trial hopeless given its reports so far.
+    ///
+    /// Raise :class:`ferrotune.TrialPruned` from the objective when it says so.
+    fn should_prune(slf: &Bound<'_, Self>) -> PyResult<bool> {
+        let py = slf.py();
+        let study = slf.borrow().study.clone_ref(py);
+        if study.is_none(py) {
+            return Ok(false);
+        }
+        study
+            .bind(py)
+            .call_method1(intern!(py, "_should_prune"), (slf,))?
+            .is_truthy()
+    }
+
+    /// Stores a JSON-serialisable attribute with the trial.
+    fn set_attr(
+        slf: &Bound<'_, Self>,
+        key: &Bound<'_, PyAny>,
+        value: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let py = slf.py();
+        if !key.is_instance_of::<pyo3::types::PyString>() {
+            bad_type(py)?.call1(("key", key, "a string"))?;
+        }
+        let attrs = Self::made(py, &mut slf.borrow_mut().attrs).clone_ref(py);
+        attrs.bind(py).set_item(key, value)
+    }
+
+    /// The trial as plain data.
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        d.set_item("number", self.number)?;
+        d.set_item("params", &self.params)?;
+        d.set_item("state", state_name(py, &self.state)?)?;
+        d.set_item("value", &self.value)?;
+        d.set_item("start", self.start)?;
+        d.set_item("duration", &self.duration)?;
+        d.set_item("intermediate", Self::dict_copy(py, &self.intermediate)?)?;
+        d.set_item("error", &self.error)?;
+        d.set_item("attrs", Self::dict_copy(py, &self.attrs)?)?;
+        Ok(d)
+    }
+
+    /// The compact record a study keeps once the trial finished.
+    fn _record<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        self.record(py)
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let state = state_name(py, &self.state)?;
+        Ok(format!(
+            "Trial(number={}, state={}, value={}, params={})",
+            self.number,
+            state.str()?,
+            self.value.bind(py).repr()?,
+            self.params.bind(py).repr()?
+        ))
+    }
+
+    /// Value equality: a study rebuilds finished trials from records on each `trials` call.
+    fn __richcmp__(
+        &self,
+        other: &Bound<'_, PyAny>,
+        op: CompareOp,
+        py: Python<'_>,
+    ) -> PyResult<Py<PyAny>> {
+        let Ok(other) = other.cast_exact::<PyTrial>() else {
+            return Ok(py.NotImplemented());
+        };
+        let equal = match other.try_borrow() {
+            Ok(o) => {
+                let mine = self.record(py)?.get_slice(0, 10);
+                let theirs = o.record(py)?.get_slice(0, 10);
+                mine.eq(theirs)?
+            }
+            // `t == t` while `t` is borrowed for writing elsewhere cannot happen from Python;
+            // the same object is equal to itself.
+            Err(_) => true,
+        };
+        match op {
+            CompareOp::Eq => Ok(equal.into_pyobject(py)?.to_owned().into_any().unbind()),
+            CompareOp::Ne => Ok((!equal).into_pyobject(py)?.to_owned().into_any().unbind()),
+            _ => Ok(py.NotImplemented()),
+        }
+    }
+
+    fn __hash__(&self, py: Python<'_>) -> PyResult<isize> {
+        (self.number, self.start).into_pyobject(py)?.hash()
+    }
+
+    /// Pickles without the study: a trial travels to worker processes on its own.
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
+        let py = slf.py();
+        let me = slf.borrow();
+        let args = (me.number, me.params.clone_ref(py));
+        PyTuple::new(
+            py,
+            [
+                slf.get_type().into_any(),
+                args.into_pyobject(py)?.into_any(),
+                me.__getstate__(py)?.into_any(),
+            ],
+        )
+    }
+
+    /// Every field but the study, by name.
+    fn __getstate__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        d.set_item("number", self.number)?;
+        d.set_item("params", &self.params)?;
+        d.set_item("point_id", &self.point_id)?;
+        d.set_item("state", &self.state)?;
+        d.set_item("value", &self.value)?;
+        d.set_item("start", self.start)?;
+        d.set_item("duration", &self.duration)?;
+        d.set_item("intermediate", &self.intermediate)?;
+        d.set_item("error", &self.error)?;
+        d.set_item("attrs", &self.attrs)?;
+        d.set_item("gradient", &self.gradient)?;
+        d.set_item("_t0", self.t0)?;
+        Ok(d)
+    }
+
+    fn __setstate__(slf: &Bound<'_, Self>, state: &Bound<'_, PyDict>) -> PyResult<()> {
+        for (key, value) in state.iter() {
+            slf.setattr(key.cast_into::<pyo3::types::PyString>()?, value)?;
+        }
+        slf.borrow_mut().study = slf.py().None();
+        Ok(())
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.params)?;
+        visit.call(&self.point_id)?;
+        visit.call(&self.state)?;
+        visit.call(&self.value)?;
+        visit.call(&self.duration)?;
+        visit.call(&self.intermediate)?;
+        visit.call(&self.attrs)?;
+        visit.call(&self.error)?;
+        visit.call(&self.gradient)?;
+        visit.call(&self.study)?;
+        Ok(())
+    }
+
+    fn __clear__(&mut self) {
+        Python::attach(|py| {
+            self.intermediate = None;
+            self.attrs = None;
+            self.gradient = py.None();
+            self.study = py.None();
+            self.params = py.None();
+        });
+    }
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyTrial>()
+}
