@@ -533,3 +533,20 @@ def test_a_restored_random_search_draws_under_the_restored_seed():
     one.ask()
     two.restore(one.state())
     assert study.ask().params == ft.RandomSearch(SPACE, seed=1).space.sample(2, seed=1)[1]
+
+
+def test_state_names_are_taken_in_any_case():
+    study = ft.Study(ft.RandomSearch(SPACE, seed=0))
+    trial = study.ask()
+    trial.report(0, 2.0)
+    study.tell(trial, state="pruned")
+    assert trial.state is ft.TrialState.PRUNED and trial.value == 2.0
+    assert study.trials_in("Pruned") == [trial]
+    with pytest.raises(InvalidArgumentError, match="state must be one of.*'stopped'"):
+        study.trials_in("stopped")
+
+
+def test_an_empty_study_gives_a_dataframe_with_the_usual_columns():
+    df = ft.Study(ft.RandomSearch(SPACE, seed=0)).to_dataframe()
+    assert len(df) == 0
+    assert list(df.columns) == ["number", "state", "value", "start", "duration", "error"]

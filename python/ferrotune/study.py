@@ -616,6 +616,8 @@ class Study(_core.StudyCore):
                 row[f"params.{key}"] = val
             row["error"] = t.error
             rows.append(row)
+        if not rows:  # the same columns as a study with trials, minus the unknown parameters
+            return pd.DataFrame(columns=["number", "state", "value", "start", "duration", "error"])
         return pd.DataFrame(rows)
 
     def __repr__(self) -> str:

@@ -85,13 +85,12 @@ def as_trial(entry: Trial | tuple[Any, ...]) -> Trial:
 
 
 def as_state(value: TrialState | str, name: str = "state") -> TrialState:
-    """A TrialState from itself or its name, or a clear error."""
+    """A TrialState from itself or its name in any case ("pruned" too), or a clear error."""
     if isinstance(value, TrialState):
         return value
-    try:
-        return TrialState(value)
-    except ValueError:
-        v.bad_value(name, value, "one of " + ", ".join(s.value for s in TrialState))
+    if isinstance(value, str) and value.upper() in _STATE_OF:
+        return _STATE_OF[value.upper()]
+    v.bad_value(name, value, "one of " + ", ".join(s.value for s in TrialState))
 
 
 def as_value(value: Any, name: str = "objective value") -> float:
