@@ -433,23 +433,20 @@ impl PyTrial {
 
     /// Value equality: a study rebuilds finished trials from records on each `trials` call.
     fn __richcmp__(
-        &self,
+        slf: &Bound<'_, Self>,
         other: &Bound<'_, PyAny>,
         op: CompareOp,
-        py: Python<'_>,
     ) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
         let Ok(other) = other.cast_exact::<PyTrial>() else {
             return Ok(py.NotImplemented());
         };
-        let equal = match other.try_borrow() {
-            Ok(o) => {
-                let mine = self.record(py)?.get_slice(0, 10);
-                let theirs = o.record(py)?.get_slice(0, 10);
-                mine.eq(theirs)?
-            }
-            // `t == t` while `t` is borrowed for writing elsewhere cannot happen from Python;
-            // the same object is equal to itself.
-            Err(_) => true,
+        let equal = if slf.is(other) {
+            true
+        } else {
+            let mine = slf.borrow().record_tuple(py)?.get_slice(0, 10);
+            let theirs = other.borrow().record_tuple(py)?.get_slice(0, 10);
+            mine.eq(theirs)?
         };
         match op {
             CompareOp::Eq => Ok(equal.into_pyobject(py)?.to_owned().into_any().unbind()),
