@@ -702,7 +702,7 @@ impl Descent {
                     return self.finish(Stop::Internal);
                 };
                 match t.g {
-                    Some(g) => self.accept(t.x, t.f, g),
+                    Some(g) => self.accept(t.x, t.f, g, None),
                     None => {
                         // Armijo accepts on the value alone; the gradient comes next.
                         let (x, f) = (t.x.clone(), t.f);
@@ -739,12 +739,21 @@ impl Descent {
                 if t.f < self.f && self.line_best.as_ref().is_none_or(|b| t.f <= b.f) {
                     self.line_best = Some(t.clone());
                 }
-                let step = ls.slope(dot(t.g.as_deref().unwrap_or_default(), &self.p));
+                // The pass for the slope also forms what `accept` needs, should the search
+                // accept this point (the extra sums ride along at no cost in time).
+                let g1 = t.g.as_deref().unwrap_or_default();
+                let products = Products::of(self.opts.beta, g1, &self.g, &self.p);
+                let step = ls.slope(products.g1p);
+                if matches!(step, LsStep::Accept(_)) && t.g.is_some() {
+                    // What `line_step` does with an accepted point that has its gradient.
+                    let TrialPoint { x, f, g, .. } = t;
+                    return self.accept(x, f, g.unwrap_or_default(), Some(products));
+                }
                 self.trial = Some(t);
                 self.line_step(step)
             }
             // Armijo asked for the gradient only after accepting the point.
-            Some(Search::Armijo(_)) => self.accept(t.x, t.f, t.g.unwrap_or_default()),
+            Some(Search::Armijo(_)) => self.accept(t.x, t.f, t.g.unwrap_or_default(), None),
             None => self.finish(Stop::Internal),
         }
     }
@@ -764,7 +773,7 @@ impl Descent {
     fn line_failed(&mut self) {
         if let Some(best) = self.line_best.take() {
             let g = best.g.unwrap_or_default();
-            return self.accept(best.x, best.f, g);
+            return self.accept(best.x, best.f, g, None);
         }
         match self.opts.noise {
             Some(_) if !self.recovered => {
@@ -784,11 +793,12 @@ impl Descent {
         }
     }
 
-    /// Moves to the accepted point and picks the next conjugate direction.
-    fn accept(&mut self, x1: Vec<f64>, f1: f64, g1: Vec<f64>) {
+    /// Moves to the accepted point and picks the next conjugate direction. `products`:
+    /// [`Products::of`] for `g1`, if already formed.
+    fn accept(&mut self, x1: Vec<f64>, f1: f64, g1: Vec<f64>, products: Option<Products>) {
         // The products the beta rule uses (y = g1 - g), each summed in coordinate order as
         // `dot` sums, and whether the set of coordinates on a bound changes.
-        let s = Products::of(self.opts.beta, &g1, &self.g, &self.p);
+        let s = products.unwrap_or_else(|| Products::of(self.opts.beta, &g1, &self.g, &self.p));
         let bounds = self.lower.iter().zip(&self.upper);
         let bounds_changed =
             self.x
@@ -804,7 +814,7 @@ impl Descent {
             Beta::HsPlus => (s.g1y / s.py).max(0.0),
             Beta::Hz => {
                 // Hager and Zhang (2005), with their lower bound eta_k.
-                let b = (s.g1y - 2.0 * s.yy * s.pg1 / s.py) / s.py;
+                let b = (s.g1y - 2.0 * s.yy * s.g1p / s.py) / s.py;
                 let eta = -1.0 / (s.pp.sqrt() * s.gg.sqrt().min(0.01));
                 b.max(eta)
             }
@@ -883,22 +893,25 @@ impl Default for Scan {
 impl Scan {
     #[inline]
     fn add(&mut self, gi: f64, pgi: f64, pi: f64, lo: f64, hi: f64) {
-        self.pg_max = self.pg_max.max(pgi.abs());
+        // As `f64::max` (a NaN is passed over; |pgi| is never -0.0), in one instruction.
+        let a = pgi.abs();
+        self.pg_max = if a > self.pg_max { a } else { self.pg_max };
         self.pg_sq += pgi * pgi;
         self.slope += gi * pi;
         self.boxed |= lo > -BIG || hi < BIG;
     }
 }
 
-/// The products of the beta rules, with y = g1 - g: g.g, p.y, g1.y, g1.g1, y.y, p.g1, p.p.
+/// The products of the beta rules, with y = g1 - g: g.g, p.y, g1.y, g1.g1, y.y, p.p, and the
+/// slope g1.p along the line.
 struct Products {
     gg: f64,
     py: f64,
     g1y: f64,
     g1g1: f64,
     yy: f64,
-    pg1: f64,
     pp: f64,
+    g1p: f64,
 }
 
 impl Default for Products {
@@ -909,32 +922,35 @@ impl Default for Products {
             g1y: -0.0,
             g1g1: -0.0,
             yy: -0.0,
-            pg1: -0.0,
             pp: -0.0,
+            g1p: -0.0,
         }
     }
 }
 
 impl Products {
-    /// The products `rule` needs, from the new gradient `g1`, the old one `g` and the
-    /// direction `p` (the others stay -0.0). One loop per rule: each sum is a chain of
-    /// dependent additions, and a rule's loop carries only its own.
+    /// The slope and the products `rule` needs, from the new gradient `g1`, the old one `g`
+    /// and the direction `p` (the others stay -0.0). One loop per rule: each sum is a chain
+    /// of dependent additions, and a rule's loop carries only its own.
     fn of(rule: Beta, g1: &[f64], g: &[f64], p: &[f64]) -> Self {
         let mut s = Products::default();
         let coords = g1.iter().zip(g).zip(p);
         match rule {
-            Beta::PrPlus => coords.for_each(|((&a, &b), _)| {
+            Beta::PrPlus => coords.for_each(|((&a, &b), &p)| {
                 s.gg += b * b;
                 s.g1y += a * (a - b);
+                s.g1p += a * p;
             }),
             Beta::HsPlus => coords.for_each(|((&a, &b), &p)| {
                 let y = a - b;
                 s.py += p * y;
                 s.g1y += a * y;
+                s.g1p += a * p;
             }),
-            Beta::Fr => coords.for_each(|((&a, &b), _)| {
+            Beta::Fr => coords.for_each(|((&a, &b), &p)| {
                 s.gg += b * b;
                 s.g1g1 += a * a;
+                s.g1p += a * p;
             }),
             Beta::Hz => coords.for_each(|((&a, &b), &p)| {
                 let y = a - b;
@@ -942,8 +958,8 @@ impl Products {
                 s.py += p * y;
                 s.g1y += a * y;
                 s.yy += y * y;
-                s.pg1 += p * a;
                 s.pp += p * p;
+                s.g1p += a * p;
             }),
         }
         s
@@ -985,8 +1001,11 @@ mod tests {
             let fr = Products::of(Beta::Fr, &g1, &g, &p);
             prop_assert!(same(fr.gg, dot(&g, &g)) && same(fr.g1g1, dot(&g1, &g1)));
             let hz = Products::of(Beta::Hz, &g1, &g, &p);
-            prop_assert!(same(hz.yy, dot(&y, &y)) && same(hz.pg1, dot(&p, &g1)));
-            prop_assert!(same(hz.pp, dot(&p, &p)) && same(hz.py, dot(&p, &y)));
+            prop_assert!(same(hz.yy, dot(&y, &y)) && same(hz.pp, dot(&p, &p)));
+            prop_assert!(same(hz.py, dot(&p, &y)));
+            for s in [pr, hs, fr, hz] {
+                prop_assert!(same(s.g1p, dot(&g1, &p)) && same(s.g1p, dot(&p, &g1)));
+            }
         }
 
         /// The scan equals the separate passes it replaces: the projected gradient's largest
