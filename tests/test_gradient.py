@@ -3,6 +3,7 @@ batching, told gradients, resume and replay determinism."""
 
 from __future__ import annotations
 
+import json
 import math
 import pickle
 
@@ -10,7 +11,14 @@ import numpy as np
 import pytest
 
 import ferrotune as ft
-from ferrotune.errors import InvalidArgumentError, InvalidTypeError, StateError, TrialStateError
+from ferrotune import _core
+from ferrotune.errors import (
+    InternalError,
+    InvalidArgumentError,
+    InvalidTypeError,
+    StateError,
+    TrialStateError,
+)
 
 so = pytest.importorskip("scipy.optimize")
 
@@ -277,6 +285,22 @@ class _Sub(np.ndarray):
     pass
 
 
+_OPTS = json.dumps(
+    {
+        "beta": "hs+",
+        "gtol": 1e-5,
+        "max_iter": 100,
+        "max_evals": None,
+        "c1": 1e-4,
+        "c2": 0.4,
+        "analytic": False,
+        "difference": "forward",
+        "fd_step": None,
+        "noise": None,
+    }
+)
+
+
 def _unaligned(g: np.ndarray) -> np.ndarray:
     buf = np.zeros(g.size * 8 + 1, dtype=np.uint8)
     a = buf[1:].view(np.float64)
@@ -309,6 +333,17 @@ def test_jac_in_any_array_form_gives_the_same_search(form) -> None:
         assert type(e.jac) is np.ndarray and e.jac.dtype == np.float64
         assert e.jac.flags.c_contiguous and e.jac.flags.aligned
         assert e.jac.tolist() == r.jac.tolist()
+
+
+def test_the_core_refuses_to_read_a_misaligned_gradient() -> None:
+    core = _core.CgMinimizer(np.zeros(2), [-math.inf] * 2, [math.inf] * 2, _OPTS, 0, 0)
+    pid, x, _ = core.ask()  # type: ignore[misc]
+    g = _unaligned(np.ones(2))
+    assert not g.flags.aligned
+    assert core.tell_ask(pid, 1.0, g) is False  # told nothing: minimize converts and retries
+    with pytest.raises(InternalError, match="aligned"):
+        core.tell(pid, 1.0, g)
+    assert core.tell(pid, 1.0, np.ones(2))
 
 
 def test_history_is_a_list_of_evaluations_in_call_order() -> None:

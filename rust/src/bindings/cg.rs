@@ -67,11 +67,8 @@ pub(crate) struct PyCgMinimizer {
     state: Mutex<MultiStart>,
 }
 
-/// A gradient as `tell_ask` takes it without copying through Python.
-enum Grad<'a, 'py> {
-    None,
-    Plain(&'a Bound<'py, PyArray1<f64>>),
-}
+/// An evaluation to tell: id, value and gradient (an array [`PyCgMinimizer::plain`] passed).
+type Told<'a, 'py> = (u64, Option<f64>, Option<&'a Bound<'py, PyArray1<f64>>>);
 
 impl PyCgMinimizer {
     fn to_x(&self, z: &[f64]) -> Vec<f64> {
@@ -91,13 +88,13 @@ impl PyCgMinimizer {
         }
     }
 
-    /// Tells `told` (if any), then asks for the next point, written straight into a new
+    /// Tells `told`, if any, then asks for the next point, written straight into a new
     /// array in x coordinates: `(id, x, wants_gradient_only)`, or None when the search is
     /// over.
     fn step<'py>(
         &self,
         py: Python<'py>,
-        told: Option<(u64, Option<f64>, Grad<'_, 'py>)>,
+        told: Option<Told<'_, 'py>>,
     ) -> PyResult<Option<Bound<'py, PyTuple>>> {
         // The array first: allocating may run Python code (a garbage collection), which
         // must not happen while the lock is held or a gradient slice is borrowed.
@@ -111,8 +108,8 @@ impl PyCgMinimizer {
             let mut s = self.state.lock().map_err(|_| poisoned())?;
             if let Some((id, value, grad)) = told {
                 match grad {
-                    Grad::None => s.tell(id, value, None),
-                    Grad::Plain(arr) => {
+                    None => s.tell(id, value, None),
+                    Some(arr) => {
                         // SAFETY: the GIL is held and the slice is copied by `tell` before
                         // any Python code runs, so nothing can write to the array meanwhile
                         // (this skips rust-numpy's borrow registry, a measurable cost in
@@ -148,8 +145,8 @@ impl PyCgMinimizer {
             .collect()
     }
 
-    /// `grad` as [`Grad::Plain`] if it is a C-contiguous, aligned float64 array of shape
-    /// (n,) (an ndarray, not a subclass); None otherwise.
+    /// `grad` as an array if it is a C-contiguous, aligned float64 ndarray (not a subclass)
+    /// of shape (n,); None otherwise.
     fn plain<'a, 'py>(&self, grad: &'a Bound<'py, PyAny>) -> Option<&'a Bound<'py, PyArray1<f64>>> {
         if !PyArray1::<f64>::is_exact_type_of(grad) {
             return None;
@@ -237,12 +234,9 @@ impl PyCgMinimizer {
         value: Option<f64>,
         grad: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let grad = match grad {
-            None => Grad::None,
-            Some(g) => match self.plain(g) {
-                Some(arr) => Grad::Plain(arr),
-                None => return Ok(PyBool::new(py, false).to_owned().into_any()),
-            },
+        let grad = match grad.map(|g| self.plain(g)) {
+            Some(None) => return Ok(PyBool::new(py, false).to_owned().into_any()),
+            g => g.flatten(),
         };
         Ok(self.step(py, Some((id, value, grad)))?.into_pyobject(py)?)
     }
@@ -259,8 +253,9 @@ impl PyCgMinimizer {
         let g = match &grad {
             None => None,
             Some(arr) => {
-                if !arr.is_contiguous() {
-                    return Err(Error::Internal("gradient array not contiguous".into()).into());
+                if !(arr.is_contiguous() && arr.is_aligned()) {
+                    let e = "gradient array not contiguous and aligned";
+                    return Err(Error::Internal(e.into()).into());
                 }
                 // SAFETY: the GIL is held and the slice is copied before any Python code
                 // runs, so nothing can write to the array meanwhile.
