@@ -736,21 +736,46 @@ impl Descent {
     fn trial_slope(&mut self, t: TrialPoint) {
         match self.search.as_mut() {
             Some(Search::Wolfe(ls)) => {
-                if t.f < self.f && self.line_best.as_ref().is_none_or(|b| t.f <= b.f) {
-                    self.line_best = Some(t.clone());
-                }
+                let best = t.f < self.f && self.line_best.as_ref().is_none_or(|b| t.f <= b.f);
                 // The pass for the slope also forms what `accept` needs, should the search
                 // accept this point (the extra sums ride along at no cost in time).
                 let g1 = t.g.as_deref().unwrap_or_default();
                 let products = Products::of(self.opts.beta, g1, &self.g, &self.p);
                 let step = ls.slope(products.g1p);
-                if matches!(step, LsStep::Accept(_)) && t.g.is_some() {
-                    // What `line_step` does with an accepted point that has its gradient.
-                    let TrialPoint { x, f, g, .. } = t;
-                    return self.accept(x, f, g.unwrap_or_default(), Some(products));
+
+                // The point becomes the line's best (a copy, as the trial keeps it) unless a
+                // copy is not needed: the trial is replaced by the next step's point, and an
+                // accepted point's best is cleared as the next line begins.
+                match step {
+                    LsStep::Accept(_) if t.g.is_some() => {
+                        // What `line_step` does with an accepted point that has its gradient.
+                        let TrialPoint { stp, x, f, g } = t;
+                        self.accept(x, f, g.unwrap_or_default(), Some(products));
+                        // Every line begins with a trial point: without one, the descent
+                        // stopped at the accepted point, which stays recorded as the best.
+                        if best && self.trial.is_none() {
+                            self.line_best = Some(TrialPoint {
+                                stp,
+                                x: self.x.clone(),
+                                f: self.f,
+                                g: Some(self.g.clone()),
+                            });
+                        }
+                    }
+                    LsStep::Value(_) => {
+                        if best {
+                            self.line_best = Some(t);
+                        }
+                        self.line_step(step)
+                    }
+                    _ => {
+                        if best {
+                            self.line_best = Some(t.clone());
+                        }
+                        self.trial = Some(t);
+                        self.line_step(step)
+                    }
                 }
-                self.trial = Some(t);
-                self.line_step(step)
             }
             // Armijo asked for the gradient only after accepting the point.
             Some(Search::Armijo(_)) => self.accept(t.x, t.f, t.g.unwrap_or_default(), None),
@@ -986,6 +1011,48 @@ mod tests {
     fn coords(n: usize) -> impl Strategy<Value = (Vec<f64>, Vec<f64>, Vec<f64>)> {
         let v = || prop::collection::vec(-1e3f64..1e3, n);
         (v(), v(), v())
+    }
+
+    /// A descent that stops at an accepted point keeps that point as the line's best in its
+    /// state, as when every better trial point was copied there (the copy is now made only
+    /// when the descent stops).
+    #[test]
+    fn a_descent_that_converges_keeps_its_last_point_as_the_line_best() {
+        let mut opts = Options::new(3);
+        opts.analytic = true;
+        let mut d = Descent::new(
+            opts,
+            vec![1.0, -2.0, 0.5],
+            vec![-BIG; 3],
+            vec![BIG; 3],
+            vec![0.0; 3],
+            0,
+        );
+        let grad = |x: &[f64]| {
+            x.iter()
+                .enumerate()
+                .map(|(i, v)| 2.0 * (i + 1) as f64 * v)
+                .collect::<Vec<f64>>()
+        };
+        while let Some(e) = d.ask() {
+            let (id, x, kind) = (e.id, e.x.clone(), e.kind);
+            let f: f64 = x
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (i + 1) as f64 * v * v)
+                .sum();
+            match kind {
+                Kind::Value => d.tell(id, Some(f), None),
+                Kind::Gradient => d.tell(id, None, Some(grad(&x))),
+            };
+        }
+        assert_eq!(d.stop(), Some(Stop::Converged));
+        let best = d
+            .line_best
+            .as_ref()
+            .expect("the accepted point is the line's best");
+        assert_eq!((&best.x, best.f, best.g.as_ref()), (&d.x, d.f, Some(&d.g)));
+        assert!(d.trial.is_none());
     }
 
     proptest! {
