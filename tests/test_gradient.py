@@ -3,13 +3,22 @@ batching, told gradients, resume and replay determinism."""
 
 from __future__ import annotations
 
+import json
 import math
+import pickle
 
 import numpy as np
 import pytest
 
 import ferrotune as ft
-from ferrotune.errors import InvalidArgumentError, InvalidTypeError, StateError, TrialStateError
+from ferrotune import _core
+from ferrotune.errors import (
+    InternalError,
+    InvalidArgumentError,
+    InvalidTypeError,
+    StateError,
+    TrialStateError,
+)
 
 so = pytest.importorskip("scipy.optimize")
 
@@ -270,6 +279,113 @@ def test_gradient_of_wrong_shape() -> None:
         ft.minimize(rosen, start(2), jac="cs")
     with pytest.raises(InvalidTypeError, match="jac"):
         ft.minimize(rosen, start(2), jac=3)
+
+
+class _Sub(np.ndarray):
+    pass
+
+
+_OPTS = json.dumps(
+    {
+        "beta": "hs+",
+        "gtol": 1e-5,
+        "max_iter": 100,
+        "max_evals": None,
+        "c1": 1e-4,
+        "c2": 0.4,
+        "analytic": False,
+        "difference": "forward",
+        "fd_step": None,
+        "noise": None,
+    }
+)
+
+
+def _unaligned(g: np.ndarray) -> np.ndarray:
+    buf = np.zeros(g.size * 8 + 1, dtype=np.uint8)
+    a = buf[1:].view(np.float64)
+    a[:] = g
+    return a
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        lambda g: g.tolist(),
+        lambda g: g.reshape(1, -1),
+        lambda g: np.repeat(g, 2)[::2],  # strided
+        lambda g: g.astype(">f8"),  # other byte order
+        lambda g: g.view(_Sub),
+        _unaligned,
+    ],
+    ids=["list", "row", "strided", "big-endian", "subclass", "unaligned"],
+)
+def test_jac_in_any_array_form_gives_the_same_search(form) -> None:
+    ref = ft.minimize(rosen, start(4), jac=rosen_der)
+    res = ft.minimize(rosen, start(4), jac=lambda x: form(rosen_der(x)))
+    assert (res.nit, res.nfev, res.njev) == (ref.nit, ref.nfev, ref.njev)
+    assert res.x.tolist() == ref.x.tolist() and res.fun == ref.fun
+    for e, r in zip(res.history, ref.history):
+        if r.jac is None:
+            assert e.jac is None
+            continue
+        # Recorded as converted: a plain, C-contiguous, aligned float64 array.
+        assert type(e.jac) is np.ndarray and e.jac.dtype == np.float64
+        assert e.jac.flags.c_contiguous and e.jac.flags.aligned
+        assert e.jac.tolist() == r.jac.tolist()
+
+
+def test_the_core_refuses_to_read_a_misaligned_gradient() -> None:
+    core = _core.CgMinimizer(np.zeros(2), [-math.inf] * 2, [math.inf] * 2, _OPTS, 0, 0)
+    pid, x, _ = core.ask()  # type: ignore[misc]
+    g = _unaligned(np.ones(2))
+    assert not g.flags.aligned
+    assert core.tell_ask(pid, 1.0, g) is False  # told nothing: minimize converts and retries
+    with pytest.raises(InternalError, match="aligned"):
+        core.tell(pid, 1.0, g)
+    assert core.tell(pid, 1.0, np.ones(2))
+
+
+def test_history_is_a_list_of_evaluations_in_call_order() -> None:
+    calls: list[tuple[str, np.ndarray, object]] = []
+
+    def f(x: np.ndarray) -> float:
+        calls.append(("fun", x, rosen(x)))
+        return rosen(x)
+
+    def g(x: np.ndarray) -> np.ndarray:
+        calls.append(("jac", x, rosen_der(x)))
+        return calls[-1][2]  # type: ignore[return-value]
+
+    res = ft.minimize(f, start(3), jac=g)
+    h = res.history
+    assert type(h) is list and len(h) == len(calls) == res.nfev + res.njev
+    assert h is res["history"]
+    for e, (kind, x, out) in zip(h, calls):
+        assert type(e) is ft.Evaluation and e._fields == ("x", "fun", "jac", "descent")
+        assert e.x is x and e.descent == 0
+        if kind == "fun":
+            assert e.fun == out and e.jac is None
+        else:
+            assert e.fun is None and e.jac is out
+        assert e == ft.Evaluation(x, e.fun, e.jac, 0) == (x, e.fun, e.jac, 0)
+    assert [e.fun for e in h[:3]] == [e[1] for e in h[:3]]
+    assert h[-1] == h[len(h) - 1] and list(iter(h)) == h
+
+    back = pickle.loads(pickle.dumps(res))["history"]
+    assert type(back) is list and len(back) == len(h)
+    for a, b in zip(back, h):
+        assert type(a) is ft.Evaluation
+        assert a.x.tolist() == b.x.tolist() and a.fun == b.fun and a.descent == b.descent
+        assert (a.jac is None) == (b.jac is None)
+
+
+def test_history_numbers_the_descents() -> None:
+    res = ft.minimize(rosen, start(2), jac=rosen_der, bounds=[(-2, 2)] * 2, restarts=2, seed=1)
+    descents = [e.descent for e in res.history]
+    assert descents[0] == 0 and descents == sorted(descents)
+    assert set(descents) == {0, 1, 2} and len(res.descents) == 3
+    assert all(type(e) is ft.Evaluation for e in res.history)
 
 
 # -- GradientSearch -------------------------------------------------------------------------

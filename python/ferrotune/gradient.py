@@ -25,6 +25,7 @@ import logging
 import math
 import numbers
 from collections.abc import Callable, Mapping, Sequence
+from itertools import repeat
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -221,11 +222,14 @@ def _scalar(value: Any) -> float:
 
 
 def _gradient(value: Any, n: int, name: str) -> np.ndarray:
+    """``value`` as a C-contiguous, aligned float64 array of shape ``(n,)`` (itself if it is
+    one already), or an error naming ``name``."""
     if (
         type(value) is np.ndarray
         and value.dtype == np.float64
         and value.shape == (n,)
         and value.flags.c_contiguous
+        and value.flags.aligned
     ):
         return value
     if value is None:  # np.asarray(None, dtype=float) is NaN, which would pass for n = 1
@@ -238,7 +242,8 @@ def _gradient(value: Any, n: int, name: str) -> np.ndarray:
         g = g.reshape(-1) if g.size == n else g
     if g.shape != (n,):
         v.bad_value(name, value, f"a gradient of shape ({n},), got shape {g.shape}")
-    return np.ascontiguousarray(g)
+    g = np.ascontiguousarray(g)
+    return g if g.flags.aligned else g.copy()
 
 
 def _estimate_noise(
@@ -454,35 +459,37 @@ def minimize(
     track = callback is not None or restarts > 0
     # Only a clamp at a bound can land on a point twice; without bounds there is no memo.
     remember = bool(memo) or any(math.isfinite(b) for b in lower + upper)
-    # The loop runs once per evaluation: locals bound once, records as plain tuples.
+    # The loop runs once per evaluation: locals bound once, records as plain tuples, plain
+    # calls when there are no extra arguments.
     tell_ask = core.tell_ask
     record = history.append
-    ndarray, float64 = np.ndarray, np.dtype(np.float64)
-    shape = (n,)
+    bare = not args and not extra
+    key = b""
     req = core.ask()
     while req is not None:
         pid, xk, grad_only = req
         if grad_only:
-            gk = jac(xk, *args)  # type: ignore[misc,operator]
-            if not (
-                type(gk) is ndarray
-                and gk.dtype == float64
-                and gk.shape == shape
-                and gk.flags.c_contiguous
-            ):
-                gk = _gradient(gk, n, "jac")
+            gk = jac(xk) if bare else jac(xk, *args)  # type: ignore[misc,operator]
             njev += 1
+            # (None would tell no gradient: it goes to _gradient, which rejects it.)
+            nxt = False if gk is None else tell_ask(pid, None, gk)
+            if nxt is False:
+                # Not a C-contiguous, aligned float64 array of shape (n,): converted (or
+                # rejected with the reason), then told.
+                gk = _gradient(gk, n, "jac")
+                nxt = tell_ask(pid, None, gk)
             record((xk, None, gk, descent))  # type: ignore[arg-type]
-            req = tell_ask(pid, None, gk)
+            req = nxt  # type: ignore[assignment]
             continue
-        key = xk.tobytes() if remember else b""
-        cached = memo.get(key) if remember else None
-        if cached is not None:
-            # Already evaluated (a clamped step can land on a point seen before): the
-            # searcher answers such points from its memo too, so replays stay in step.
-            req = tell_ask(pid, cached, None)
-            continue
-        out = fun(xk, *args, **extra)
+        if remember:
+            key = xk.tobytes()
+            cached = memo.get(key)
+            if cached is not None:
+                # Already evaluated (a clamped step can land on a point seen before): the
+                # searcher answers such points from its memo too, so replays stay in step.
+                req = tell_ask(pid, cached, None)  # type: ignore[assignment]
+                continue
+        out = fun(xk) if bare else fun(xk, *args, **extra)
         nfev += 1
         g: np.ndarray | None = None
         if combined:
@@ -499,7 +506,7 @@ def minimize(
             memo[key] = f
         record((xk, f, g, descent))  # type: ignore[arg-type]
         if not track:
-            req = tell_ask(pid, f, g)
+            req = tell_ask(pid, f, g)  # type: ignore[assignment]
             continue
         core.tell(pid, f, g)
         it, xc, _ = core.progress()
@@ -510,7 +517,8 @@ def minimize(
         seen_iters = it
         req = core.ask()
 
-    history[:] = [Evaluation._make(h) for h in history]
+    # tuple.__new__ through map: about half the time of Evaluation._make per record.
+    history[:] = map(tuple.__new__, repeat(Evaluation), history)
     result = _result(core, history, nfev, njev, jac is not None)
     result["noise"] = opts["noise"]
     return result

@@ -6,11 +6,12 @@ use std::sync::Mutex;
 
 use numpy::{PyArray1, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyTuple};
+use pyo3::types::{PyBool, PyDict, PyList, PyTuple};
+use pyo3::PyTypeInfo;
 
 use super::space::PySpace;
 use super::{detached, IntoPyResult};
-use crate::cg::{unit, Coord, DescentResult, Kind, MultiStart, Next, Options, Role};
+use crate::cg::{unit, Coord, DescentResult, Kind, MultiStart, Next, Options, Role, Step};
 use crate::Error;
 
 fn poisoned() -> PyErr {
@@ -59,63 +60,100 @@ fn descents<'py>(
 /// z in [0, 1] with x = low + z (high - low); without, z = x.
 #[pyclass(name = "CgMinimizer", module = "ferrotune._core", frozen)]
 pub(crate) struct PyCgMinimizer {
-    /// (low, width) per coordinate; width 0 for an unbounded one.
+    /// (low, width, high) per coordinate; width 0 for an unbounded one.
     scale: Vec<(f64, f64, f64)>,
+    /// Some coordinate is bounded on both sides (z differs from x).
+    scaled: bool,
     state: Mutex<MultiStart>,
 }
 
+/// An evaluation to tell: id, value and gradient (an array [`PyCgMinimizer::plain`] passed).
+type Told<'a, 'py> = (u64, Option<f64>, Option<&'a Bound<'py, PyArray1<f64>>>);
+
 impl PyCgMinimizer {
     fn to_x(&self, z: &[f64]) -> Vec<f64> {
-        z.iter()
+        let mut x = z.to_vec();
+        self.z_to_x(&mut x);
+        x
+    }
+
+    /// z coordinates to x coordinates, in place.
+    fn z_to_x(&self, v: &mut [f64]) {
+        if self.scaled {
+            for (v, &(lo, w, hi)) in v.iter_mut().zip(&self.scale) {
+                if w > 0.0 {
+                    *v = (lo + *v * w).min(hi);
+                }
+            }
+        }
+    }
+
+    /// Tells `told`, if any, then asks for the next point, written straight into a new
+    /// array in x coordinates: `(id, x, wants_gradient_only)`, or None when the search is
+    /// over.
+    fn step<'py>(
+        &self,
+        py: Python<'py>,
+        told: Option<Told<'_, 'py>>,
+    ) -> PyResult<Option<Bound<'py, PyTuple>>> {
+        // The array first: allocating may run Python code (a garbage collection), which
+        // must not happen while the lock is held or a gradient slice is borrowed.
+        let n = self.scale.len();
+        // SAFETY: f64 needs no initialisation to be dropped, and every element is written
+        // below before the array is handed to Python.
+        let x = unsafe { PyArray1::<f64>::new(py, n, false) };
+        let step = {
+            // SAFETY: the array was created above and is not shared yet.
+            let out = unsafe { x.as_slice_mut()? };
+            let mut s = self.state.lock().map_err(|_| poisoned())?;
+            if let Some((id, value, grad)) = told {
+                match grad {
+                    None => s.tell(id, value, None),
+                    Some(arr) => {
+                        // SAFETY: the GIL is held and the slice is copied by `tell` before
+                        // any Python code runs, so nothing can write to the array meanwhile
+                        // (this skips rust-numpy's borrow registry, a measurable cost in
+                        // minimize's per-evaluation loop).
+                        let g = unsafe { arr.as_slice()? };
+                        if self.scaled {
+                            let g = self.grad_to_z(g);
+                            s.tell(id, value, Some(&g))
+                        } else {
+                            s.tell(id, value, Some(g))
+                        }
+                    }
+                };
+            }
+            let step = s.ask_into(out);
+            if let Step::Point(..) = step {
+                self.z_to_x(out);
+            }
+            step
+        };
+        match step {
+            Step::Point(id, kind) => Ok(Some((id, x, kind == Kind::Gradient).into_pyobject(py)?)),
+            Step::Wait => Err(Error::Internal("minimize waits on nothing".into()).into()),
+            Step::Done => Ok(None),
+        }
+    }
+
+    /// A gradient in x coordinates carried to z coordinates (chain rule).
+    fn grad_to_z(&self, g: &[f64]) -> Vec<f64> {
+        g.iter()
             .zip(&self.scale)
-            .map(|(&v, &(lo, w, hi))| if w > 0.0 { (lo + v * w).min(hi) } else { v })
+            .map(|(&g, &(_, w, _))| if w > 0.0 { g * w } else { g })
             .collect()
     }
 
-    fn request<'py>(&self, py: Python<'py>, next: Next) -> PyResult<Option<Bound<'py, PyTuple>>> {
-        match next {
-            Next::Point(id, z, kind) => {
-                let x = PyArray1::from_vec(py, self.to_x(&z));
-                Ok(Some(PyTuple::new(
-                    py,
-                    [
-                        id.into_pyobject(py)?.into_any(),
-                        x.into_any(),
-                        pyo3::types::PyBool::new(py, kind == Kind::Gradient)
-                            .to_owned()
-                            .into_any(),
-                    ],
-                )?))
-            }
-            Next::Wait => Err(Error::Internal("minimize waits on nothing".into()).into()),
-            Next::Done => Ok(None),
+    /// `grad` as an array if it is a C-contiguous, aligned float64 ndarray (not a subclass)
+    /// of shape (n,); None otherwise.
+    fn plain<'a, 'py>(&self, grad: &'a Bound<'py, PyAny>) -> Option<&'a Bound<'py, PyArray1<f64>>> {
+        if !PyArray1::<f64>::is_exact_type_of(grad) {
+            return None;
         }
-    }
-
-    /// A gradient in x coordinates, checked and carried to z coordinates (chain rule).
-    fn grad_to_z(&self, grad: Option<Bound<'_, PyArray1<f64>>>) -> PyResult<Option<Vec<f64>>> {
-        let Some(arr) = grad else { return Ok(None) };
-        if !arr.is_contiguous() {
-            return Err(Error::Internal("gradient array not contiguous".into()).into());
-        }
-        // SAFETY: the GIL is held and the slice is copied before any Python code runs, so
-        // nothing can write to the array meanwhile (this skips rust-numpy's borrow registry,
-        // a measurable cost in minimize's per-evaluation loop).
-        let a = unsafe { arr.as_slice()? };
-        if a.len() != self.scale.len() {
-            return Err(Error::invalid(
-                "jac",
-                format!("an array of shape ({},)", a.len()),
-                format!("the gradient must have shape ({},)", self.scale.len()),
-            )
-            .into());
-        }
-        Ok(Some(
-            a.iter()
-                .zip(&self.scale)
-                .map(|(&g, &(_, w, _))| if w > 0.0 { g * w } else { g })
-                .collect(),
-        ))
+        // SAFETY: checked just above.
+        let arr = unsafe { grad.cast_unchecked::<PyArray1<f64>>() };
+        (arr.is_c_contiguous() && arr.is_aligned() && arr.len() == self.scale.len()).then_some(arr)
     }
 }
 
@@ -170,35 +208,37 @@ impl PyCgMinimizer {
                 z0.push(x0[j]);
             }
         }
+        let scaled = scale.iter().any(|&(_, w, _)| w > 0.0);
         let ms = MultiStart::new(coords, opts, seed, restarts, Some(z0)).into_py_result()?;
         Ok(PyCgMinimizer {
             scale,
+            scaled,
             state: Mutex::new(ms),
         })
     }
 
     /// `(id, x, wants_gradient_only)` or None when the search is over.
     fn ask<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyTuple>>> {
-        let next = self.state.lock().map_err(|_| poisoned())?.ask();
-        self.request(py, next)
+        self.step(py, None)
     }
 
     /// `tell` then `ask` in one call (one crossing per evaluation in `minimize`'s loop).
+    /// Returns False, having told nothing, when `grad` is not a C-contiguous, aligned
+    /// float64 ndarray of shape (n,): the caller converts it (or reports why it cannot)
+    /// and calls again.
     #[pyo3(signature = (id, value, grad=None))]
     fn tell_ask<'py>(
         &self,
         py: Python<'py>,
         id: u64,
         value: Option<f64>,
-        grad: Option<Bound<'_, PyArray1<f64>>>,
-    ) -> PyResult<Option<Bound<'py, PyTuple>>> {
-        let g = self.grad_to_z(grad)?;
-        let next = {
-            let mut s = self.state.lock().map_err(|_| poisoned())?;
-            s.tell(id, value, g.as_deref());
-            s.ask()
+        grad: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let grad = match grad.map(|g| self.plain(g)) {
+            Some(None) => return Ok(PyBool::new(py, false).to_owned().into_any()),
+            g => g.flatten(),
         };
-        self.request(py, next)
+        Ok(self.step(py, Some((id, value, grad)))?.into_pyobject(py)?)
     }
 
     /// Tells evaluation `id`: a value (None when the gradient alone was asked for, or the
@@ -210,7 +250,27 @@ impl PyCgMinimizer {
         value: Option<f64>,
         grad: Option<Bound<'_, PyArray1<f64>>>,
     ) -> PyResult<bool> {
-        let g = self.grad_to_z(grad)?;
+        let g = match &grad {
+            None => None,
+            Some(arr) => {
+                if !(arr.is_contiguous() && arr.is_aligned()) {
+                    let e = "gradient array not contiguous and aligned";
+                    return Err(Error::Internal(e.into()).into());
+                }
+                // SAFETY: the GIL is held and the slice is copied before any Python code
+                // runs, so nothing can write to the array meanwhile.
+                let a = unsafe { arr.as_slice()? };
+                if a.len() != self.scale.len() {
+                    return Err(Error::invalid(
+                        "jac",
+                        format!("an array of shape ({},)", a.len()),
+                        format!("the gradient must have shape ({},)", self.scale.len()),
+                    )
+                    .into());
+                }
+                Some(self.grad_to_z(a))
+            }
+        };
         Ok(self
             .state
             .lock()

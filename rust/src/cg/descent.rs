@@ -170,7 +170,7 @@ impl Descent {
             started: false,
             counts: Counts::default(),
         };
-        if !d.try_push(&[(x0, Kind::Value)]) {
+        if !d.try_push([(x0, Kind::Value)]) {
             d.phase = Phase::Done(Stop::MaxEvals);
         }
         d
@@ -259,7 +259,12 @@ impl Descent {
     // -- requests ---------------------------------------------------------------------------
 
     /// Queues a batch unless it would exceed the evaluation budget.
-    fn try_push(&mut self, points: &[(Vec<f64>, Kind)]) -> bool {
+    fn try_push<I>(&mut self, points: I) -> bool
+    where
+        I: IntoIterator<Item = (Vec<f64>, Kind)>,
+        I::IntoIter: ExactSizeIterator,
+    {
+        let points = points.into_iter();
         if let Some(limit) = self.opts.max_evals {
             if self.used() + points.len() as u64 > limit {
                 return false;
@@ -272,8 +277,8 @@ impl Descent {
             }
             self.batch.push(Eval {
                 id: self.next_id,
-                x: x.clone(),
-                kind: *kind,
+                x,
+                kind,
                 handed: false,
                 told: false,
                 value: None,
@@ -289,7 +294,11 @@ impl Descent {
         self.phase = Phase::Done(stop);
     }
 
-    fn push_or_stop(&mut self, points: &[(Vec<f64>, Kind)]) {
+    fn push_or_stop<I>(&mut self, points: I)
+    where
+        I: IntoIterator<Item = (Vec<f64>, Kind)>,
+        I::IntoIter: ExactSizeIterator,
+    {
         if !self.try_push(points) {
             self.finish(Stop::MaxEvals);
         }
@@ -297,16 +306,16 @@ impl Descent {
 
     // -- the state machine ------------------------------------------------------------------
 
-    fn advance(&mut self, batch: Vec<Eval>) {
+    fn advance(&mut self, mut batch: Vec<Eval>) {
         match std::mem::replace(&mut self.phase, Phase::Line) {
             Phase::Start => {
-                let e = &batch[0];
+                let e = &mut batch[0];
                 let Some(f) = e.value else {
                     return self.finish(Stop::NonFiniteStart);
                 };
                 self.f = f;
                 self.started = true;
-                match e.grad.clone() {
+                match e.grad.take() {
                     Some(g) => self.start_with(g),
                     None => {
                         let x = self.x.clone();
@@ -321,7 +330,7 @@ impl Descent {
                 partial,
                 stencils,
             } => self.gradient_done(purpose, at, f, partial, stencils, batch),
-            Phase::Line => self.line_value(&batch[0]),
+            Phase::Line => self.line_value(&mut batch[0]),
             Phase::Done(s) => self.phase = Phase::Done(s),
         }
     }
@@ -340,7 +349,7 @@ impl Descent {
                 partial: Vec::new(),
                 stencils: Vec::new(),
             };
-            return self.push_or_stop(&[(at, Kind::Gradient)]);
+            return self.push_or_stop([(at, Kind::Gradient)]);
         }
         let stencils: Vec<Stencil> = (0..n).map(|i| self.stencil(&at, i)).collect();
         self.counts.fd_gradients += 1;
@@ -370,7 +379,7 @@ impl Descent {
             partial,
             stencils,
         };
-        self.push_or_stop(&points);
+        self.push_or_stop(points);
     }
 
     /// The finite-difference step for coordinate `i` at `xi`: sized to the noise when its
@@ -444,10 +453,10 @@ impl Descent {
         f: f64,
         partial: Vec<f64>,
         stencils: Vec<Stencil>,
-        batch: Vec<Eval>,
+        mut batch: Vec<Eval>,
     ) {
         if self.opts.analytic {
-            return match batch[0].grad.clone() {
+            return match batch[0].grad.take() {
                 Some(g) => self.have_gradient(purpose, at, f, g),
                 None if purpose == Purpose::Trial => self.trial_gradient_failed(),
                 None => self.finish(Stop::NonFinite),
@@ -526,32 +535,23 @@ impl Descent {
     /// The gradient with the components that push against an active bound zeroed.
     fn projected(&self, g: &[f64], x: &[f64]) -> Vec<f64> {
         g.iter()
-            .enumerate()
-            .map(|(i, &gi)| {
-                let blocked =
-                    (x[i] <= self.lower[i] && gi > 0.0) || (x[i] >= self.upper[i] && gi < 0.0);
-                if blocked {
-                    0.0
-                } else {
-                    gi
-                }
-            })
-            .collect()
-    }
-
-    /// Which coordinates sit on a bound.
-    fn at_bound(&self, x: &[f64]) -> Vec<bool> {
-        (0..x.len())
-            .map(|i| x[i] <= self.lower[i] || x[i] >= self.upper[i])
+            .zip(x)
+            .zip(self.lower.iter().zip(&self.upper))
+            .map(|((&gi, &xi), (&lo, &hi))| project(gi, xi, lo, hi))
             .collect()
     }
 
     fn restart_steepest(&mut self) {
-        self.p = self
-            .projected(&self.g, &self.x)
-            .iter()
-            .map(|v| -v)
-            .collect();
+        self.p.resize(self.g.len(), 0.0);
+        let bounds = self.lower.iter().zip(&self.upper);
+        for ((pi, (&gi, &xi)), (&lo, &hi)) in self
+            .p
+            .iter_mut()
+            .zip(self.g.iter().zip(&self.x))
+            .zip(bounds)
+        {
+            *pi = -project(gi, xi, lo, hi);
+        }
         self.steepest = true;
     }
 
@@ -565,47 +565,68 @@ impl Descent {
     /// The longest step along `p` that stays in the box (`BIG` when unbounded).
     fn max_step(&self) -> f64 {
         let mut t = BIG;
-        for i in 0..self.x.len() {
-            let pi = self.p[i];
-            if pi > 0.0 && self.upper[i] < BIG {
-                t = t.min((self.upper[i] - self.x[i]) / pi);
-            } else if pi < 0.0 && self.lower[i] > -BIG {
-                t = t.min((self.lower[i] - self.x[i]) / pi);
+        let bounds = self.lower.iter().zip(&self.upper);
+        for ((&pi, &xi), (&lo, &hi)) in self.p.iter().zip(&self.x).zip(bounds) {
+            if pi > 0.0 && hi < BIG {
+                t = t.min((hi - xi) / pi);
+            } else if pi < 0.0 && lo > -BIG {
+                t = t.min((lo - xi) / pi);
             }
         }
         t.max(0.0)
     }
 
     fn point_at(&self, stp: f64) -> Vec<f64> {
-        (0..self.x.len())
-            .map(|i| (self.x[i] + stp * self.p[i]).clamp(self.lower[i], self.upper[i]))
+        let bounds = self.lower.iter().zip(&self.upper);
+        self.x
+            .iter()
+            .zip(&self.p)
+            .zip(bounds)
+            .map(|((&xi, &pi), (&lo, &hi))| (xi + stp * pi).clamp(lo, hi))
             .collect()
+    }
+
+    /// One pass over the coordinates for what an iteration tests first (n is often in the
+    /// hundreds, and this runs every iteration).
+    fn scan(&self) -> Scan {
+        let mut scan = Scan::default();
+        let bounds = self.lower.iter().zip(&self.upper);
+        for (((&gi, &xi), &pi), (&lo, &hi)) in self.g.iter().zip(&self.x).zip(&self.p).zip(bounds) {
+            let pgi = project(gi, xi, lo, hi);
+            scan.add(gi, pgi, pi, lo, hi);
+        }
+        scan
     }
 
     // -- iterations -------------------------------------------------------------------------
 
     /// At an iterate with its gradient and direction: test for convergence, then start a line.
     fn begin_iteration(&mut self) {
-        let pg = self.projected(&self.g, &self.x);
-        let pg_max = pg.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-        if pg_max <= self.opts.gtol {
+        let scan = self.scan();
+        self.begin_with(scan)
+    }
+
+    /// [`Descent::begin_iteration`] with the pass over the coordinates already made.
+    fn begin_with(&mut self, scan: Scan) {
+        if scan.pg_max <= self.opts.gtol {
             return self.finish(Stop::Converged);
         }
         if let Some(noise) = self.noise_floor() {
-            if norm(&pg) <= noise {
+            if scan.pg_sq.sqrt() <= noise {
                 return self.finish(Stop::NoiseLevel);
             }
         }
         if self.counts.iterations >= self.opts.max_iter {
             return self.finish(Stop::MaxIter);
         }
-        let mut slope = dot(&self.g, &self.p);
+        let mut slope = scan.slope;
         // NaN counts as not descending.
         if slope.is_nan() || slope >= 0.0 {
             self.restart_steepest();
             slope = dot(&self.g, &self.p);
         }
-        let stpmax = self.max_step();
+        // Without a finite bound every coordinate allows any step.
+        let stpmax = if scan.boxed { self.max_step() } else { BIG };
         if stpmax <= 0.0 || slope.is_nan() || slope >= 0.0 {
             // Every descent direction leaves the box: a constrained minimum.
             return self.finish(Stop::Converged);
@@ -661,7 +682,7 @@ impl Descent {
                     g: None,
                 });
                 self.phase = Phase::Line;
-                self.push_or_stop(&[(x, Kind::Value)]);
+                self.push_or_stop([(x, Kind::Value)]);
             }
             LsStep::Slope => {
                 let Some(t) = self.trial.take() else {
@@ -681,7 +702,7 @@ impl Descent {
                     return self.finish(Stop::Internal);
                 };
                 match t.g {
-                    Some(g) => self.accept(t.x, t.f, g),
+                    Some(g) => self.accept(t.x, t.f, g, None),
                     None => {
                         // Armijo accepts on the value alone; the gradient comes next.
                         let (x, f) = (t.x.clone(), t.f);
@@ -694,14 +715,14 @@ impl Descent {
         }
     }
 
-    fn line_value(&mut self, e: &Eval) {
+    fn line_value(&mut self, e: &mut Eval) {
         let Some(mut t) = self.trial.take() else {
             return self.finish(Stop::Internal);
         };
         // A failed value stays out of the state as f64::MAX; the search sees NaN.
         let f = e.value.unwrap_or(f64::NAN);
         t.f = e.value.unwrap_or(f64::MAX);
-        t.g = e.grad.clone();
+        t.g = e.grad.take();
         let step = match self.search.as_mut() {
             Some(Search::Wolfe(ls)) => ls.value(f),
             Some(Search::Armijo(ls)) => ls.value(f),
@@ -713,18 +734,51 @@ impl Descent {
 
     /// The trial point now has its gradient.
     fn trial_slope(&mut self, t: TrialPoint) {
-        let g = t.g.clone().unwrap_or_default();
         match self.search.as_mut() {
             Some(Search::Wolfe(ls)) => {
-                if t.f < self.f && self.line_best.as_ref().is_none_or(|b| t.f <= b.f) {
-                    self.line_best = Some(t.clone());
+                let best = t.f < self.f && self.line_best.as_ref().is_none_or(|b| t.f <= b.f);
+                // The pass for the slope also forms what `accept` needs, should the search
+                // accept this point (the extra sums ride along at no cost in time).
+                let g1 = t.g.as_deref().unwrap_or_default();
+                let products = Products::of(self.opts.beta, g1, &self.g, &self.p);
+                let step = ls.slope(products.g1p);
+
+                // The point becomes the line's best (a copy, as the trial keeps it) unless a
+                // copy is not needed: the trial is replaced by the next step's point, and an
+                // accepted point's best is cleared as the next line begins.
+                match step {
+                    LsStep::Accept(_) if t.g.is_some() => {
+                        // What `line_step` does with an accepted point that has its gradient.
+                        let TrialPoint { stp, x, f, g } = t;
+                        self.accept(x, f, g.unwrap_or_default(), Some(products));
+                        // Every line begins with a trial point: without one, the descent
+                        // stopped at the accepted point, which stays recorded as the best.
+                        if best && self.trial.is_none() {
+                            self.line_best = Some(TrialPoint {
+                                stp,
+                                x: self.x.clone(),
+                                f: self.f,
+                                g: Some(self.g.clone()),
+                            });
+                        }
+                    }
+                    LsStep::Value(_) => {
+                        if best {
+                            self.line_best = Some(t);
+                        }
+                        self.line_step(step)
+                    }
+                    _ => {
+                        if best {
+                            self.line_best = Some(t.clone());
+                        }
+                        self.trial = Some(t);
+                        self.line_step(step)
+                    }
                 }
-                let step = ls.slope(dot(&g, &self.p));
-                self.trial = Some(t);
-                self.line_step(step)
             }
             // Armijo asked for the gradient only after accepting the point.
-            Some(Search::Armijo(_)) => self.accept(t.x, t.f, g),
+            Some(Search::Armijo(_)) => self.accept(t.x, t.f, t.g.unwrap_or_default(), None),
             None => self.finish(Stop::Internal),
         }
     }
@@ -744,7 +798,7 @@ impl Descent {
     fn line_failed(&mut self) {
         if let Some(best) = self.line_best.take() {
             let g = best.g.unwrap_or_default();
-            return self.accept(best.x, best.f, g);
+            return self.accept(best.x, best.f, g, None);
         }
         match self.opts.noise {
             Some(_) if !self.recovered => {
@@ -764,24 +818,32 @@ impl Descent {
         }
     }
 
-    /// Moves to the accepted point and picks the next conjugate direction.
-    fn accept(&mut self, x1: Vec<f64>, f1: f64, g1: Vec<f64>) {
-        let y: Vec<f64> = g1.iter().zip(&self.g).map(|(a, b)| a - b).collect();
-        let g0g0 = dot(&self.g, &self.g);
-        let py = dot(&self.p, &y);
+    /// Moves to the accepted point and picks the next conjugate direction. `products`:
+    /// [`Products::of`] for `g1`, if already formed.
+    fn accept(&mut self, x1: Vec<f64>, f1: f64, g1: Vec<f64>, products: Option<Products>) {
+        // The products the beta rule uses (y = g1 - g), each summed in coordinate order as
+        // `dot` sums, and whether the set of coordinates on a bound changes.
+        let s = products.unwrap_or_else(|| Products::of(self.opts.beta, &g1, &self.g, &self.p));
+        let bounds = self.lower.iter().zip(&self.upper);
+        let bounds_changed =
+            self.x
+                .iter()
+                .zip(&x1)
+                .zip(bounds)
+                .fold(false, |changed, ((&a, &b), (&lo, &hi))| {
+                    changed | ((a <= lo || a >= hi) != (b <= lo || b >= hi))
+                });
         let beta = match self.opts.beta {
-            Beta::PrPlus => (dot(&g1, &y) / g0g0).max(0.0),
-            Beta::Fr => dot(&g1, &g1) / g0g0,
-            Beta::HsPlus => (dot(&g1, &y) / py).max(0.0),
+            Beta::PrPlus => (s.g1y / s.gg).max(0.0),
+            Beta::Fr => s.g1g1 / s.gg,
+            Beta::HsPlus => (s.g1y / s.py).max(0.0),
             Beta::Hz => {
                 // Hager and Zhang (2005), with their lower bound eta_k.
-                let yy = dot(&y, &y);
-                let b = (dot(&y, &g1) - 2.0 * yy * dot(&self.p, &g1) / py) / py;
-                let eta = -1.0 / (norm(&self.p) * norm(&self.g).min(0.01));
+                let b = (s.g1y - 2.0 * s.yy * s.g1p / s.py) / s.py;
+                let eta = -1.0 / (s.pp.sqrt() * s.gg.sqrt().min(0.01));
                 b.max(eta)
             }
         };
-        let bounds_changed = self.at_bound(&self.x) != self.at_bound(&x1);
 
         self.f_prev = Some(self.f);
         self.x = x1;
@@ -790,30 +852,142 @@ impl Descent {
         self.counts.iterations += 1;
         self.recovered = false;
 
-        // The new direction, restarted when it is not a sufficient descent direction.
-        let pg = self.projected(&self.g, &self.x);
-        let p: Vec<f64> = pg.iter().zip(&self.p).map(|(g, p)| -g + beta * p).collect();
-        let p = self.projected_direction(p);
-        let descent = dot(&p, &pg) <= -0.01 * dot(&pg, &pg);
+        // The new direction, in place: -pg + beta p, with the components that would leave
+        // the box at once zeroed. The same pass scans for the next iteration.
+        let mut scan = Scan::default();
+        let mut p_pg = -0.0;
+        let bounds = self.lower.iter().zip(&self.upper);
+        let at = self.g.iter().zip(&self.x);
+        for ((pi, (&gi, &xi)), (&lo, &hi)) in self.p.iter_mut().zip(at).zip(bounds) {
+            let pgi = project(gi, xi, lo, hi);
+            let mut v = -pgi + beta * *pi;
+            if ((xi <= lo) & (v < 0.0)) | ((xi >= hi) & (v > 0.0)) {
+                v = 0.0;
+            }
+            *pi = v;
+            p_pg += v * pgi;
+            scan.add(gi, pgi, v, lo, hi);
+        }
+
+        // Restarted when it is not a sufficient descent direction.
+        let descent = p_pg <= -0.01 * scan.pg_sq;
         if beta.is_finite() && descent && !bounds_changed {
-            self.p = p;
             self.steepest = false;
+            self.begin_with(scan)
         } else {
             self.restart_steepest();
+            self.begin_iteration()
         }
-        self.begin_iteration();
     }
+}
 
-    /// Zeroes the components of a direction that would leave the box at once.
-    fn projected_direction(&self, mut p: Vec<f64>) -> Vec<f64> {
-        for i in 0..p.len() {
-            if (self.x[i] <= self.lower[i] && p[i] < 0.0)
-                || (self.x[i] >= self.upper[i] && p[i] > 0.0)
-            {
-                p[i] = 0.0;
-            }
+/// `gi` with its push against an active bound removed: 0 where `xi` sits on a bound and the
+/// descent direction `-gi` points out of the box.
+#[inline]
+fn project(gi: f64, xi: f64, lo: f64, hi: f64) -> f64 {
+    // `&` and `|`, not `&&` and `||`: selects, not branches, in the loops this is inlined in.
+    if ((xi <= lo) & (gi > 0.0)) | ((xi >= hi) & (gi < 0.0)) {
+        0.0
+    } else {
+        gi
+    }
+}
+
+/// What an iteration tests first, from one pass over the coordinates: the largest projected
+/// gradient component, the projected gradient's squared norm, the slope g.p, and whether any
+/// coordinate has a finite bound.
+struct Scan {
+    pg_max: f64,
+    pg_sq: f64,
+    slope: f64,
+    boxed: bool,
+}
+
+impl Default for Scan {
+    fn default() -> Self {
+        // Sums start at -0.0, as `Iterator::sum` does, so they match `dot` bit for bit.
+        Scan {
+            pg_max: 0.0,
+            pg_sq: -0.0,
+            slope: -0.0,
+            boxed: false,
         }
-        p
+    }
+}
+
+impl Scan {
+    #[inline]
+    fn add(&mut self, gi: f64, pgi: f64, pi: f64, lo: f64, hi: f64) {
+        // As `f64::max` (a NaN is passed over; |pgi| is never -0.0), in one instruction.
+        let a = pgi.abs();
+        self.pg_max = if a > self.pg_max { a } else { self.pg_max };
+        self.pg_sq += pgi * pgi;
+        self.slope += gi * pi;
+        self.boxed |= lo > -BIG || hi < BIG;
+    }
+}
+
+/// The products of the beta rules, with y = g1 - g: g.g, p.y, g1.y, g1.g1, y.y, p.p, and the
+/// slope g1.p along the line.
+struct Products {
+    gg: f64,
+    py: f64,
+    g1y: f64,
+    g1g1: f64,
+    yy: f64,
+    pp: f64,
+    g1p: f64,
+}
+
+impl Default for Products {
+    fn default() -> Self {
+        Products {
+            gg: -0.0,
+            py: -0.0,
+            g1y: -0.0,
+            g1g1: -0.0,
+            yy: -0.0,
+            pp: -0.0,
+            g1p: -0.0,
+        }
+    }
+}
+
+impl Products {
+    /// The slope and the products `rule` needs, from the new gradient `g1`, the old one `g`
+    /// and the direction `p` (the others stay -0.0). One loop per rule: each sum is a chain
+    /// of dependent additions, and a rule's loop carries only its own.
+    fn of(rule: Beta, g1: &[f64], g: &[f64], p: &[f64]) -> Self {
+        let mut s = Products::default();
+        let coords = g1.iter().zip(g).zip(p);
+        match rule {
+            Beta::PrPlus => coords.for_each(|((&a, &b), &p)| {
+                s.gg += b * b;
+                s.g1y += a * (a - b);
+                s.g1p += a * p;
+            }),
+            Beta::HsPlus => coords.for_each(|((&a, &b), &p)| {
+                let y = a - b;
+                s.py += p * y;
+                s.g1y += a * y;
+                s.g1p += a * p;
+            }),
+            Beta::Fr => coords.for_each(|((&a, &b), &p)| {
+                s.gg += b * b;
+                s.g1g1 += a * a;
+                s.g1p += a * p;
+            }),
+            Beta::Hz => coords.for_each(|((&a, &b), &p)| {
+                let y = a - b;
+                s.gg += b * b;
+                s.py += p * y;
+                s.g1y += a * y;
+                s.yy += y * y;
+                s.pp += p * p;
+                s.g1p += a * p;
+            }),
+        }
+        s
     }
 }
 
@@ -823,4 +997,107 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 
 fn norm(a: &[f64]) -> f64 {
     dot(a, a).sqrt()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn same(a: f64, b: f64) -> bool {
+        a.to_bits() == b.to_bits()
+    }
+
+    fn coords(n: usize) -> impl Strategy<Value = (Vec<f64>, Vec<f64>, Vec<f64>)> {
+        let v = || prop::collection::vec(-1e3f64..1e3, n);
+        (v(), v(), v())
+    }
+
+    /// A descent that stops at an accepted point keeps that point as the line's best in its
+    /// state, as when every better trial point was copied there (the copy is now made only
+    /// when the descent stops).
+    #[test]
+    fn a_descent_that_converges_keeps_its_last_point_as_the_line_best() {
+        let mut opts = Options::new(3);
+        opts.analytic = true;
+        let mut d = Descent::new(
+            opts,
+            vec![1.0, -2.0, 0.5],
+            vec![-BIG; 3],
+            vec![BIG; 3],
+            vec![0.0; 3],
+            0,
+        );
+        let grad = |x: &[f64]| {
+            x.iter()
+                .enumerate()
+                .map(|(i, v)| 2.0 * (i + 1) as f64 * v)
+                .collect::<Vec<f64>>()
+        };
+        while let Some(e) = d.ask() {
+            let (id, x, kind) = (e.id, e.x.clone(), e.kind);
+            let f: f64 = x
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (i + 1) as f64 * v * v)
+                .sum();
+            match kind {
+                Kind::Value => d.tell(id, Some(f), None),
+                Kind::Gradient => d.tell(id, None, Some(grad(&x))),
+            };
+        }
+        assert_eq!(d.stop(), Some(Stop::Converged));
+        let best = d
+            .line_best
+            .as_ref()
+            .expect("the accepted point is the line's best");
+        assert_eq!((&best.x, best.f, best.g.as_ref()), (&d.x, d.f, Some(&d.g)));
+        assert!(d.trial.is_none());
+    }
+
+    proptest! {
+        /// The one-pass products equal `dot` over the vectors the rules are written with,
+        /// bit for bit (each sum keeps its order), so fusing the passes changed no result.
+        #[test]
+        fn products_match_dot((g1, g, p) in (1usize..40).prop_flat_map(coords)) {
+            let y: Vec<f64> = g1.iter().zip(&g).map(|(a, b)| a - b).collect();
+            let pr = Products::of(Beta::PrPlus, &g1, &g, &p);
+            prop_assert!(same(pr.gg, dot(&g, &g)) && same(pr.g1y, dot(&g1, &y)));
+            let hs = Products::of(Beta::HsPlus, &g1, &g, &p);
+            prop_assert!(same(hs.py, dot(&p, &y)) && same(hs.g1y, dot(&g1, &y)));
+            let fr = Products::of(Beta::Fr, &g1, &g, &p);
+            prop_assert!(same(fr.gg, dot(&g, &g)) && same(fr.g1g1, dot(&g1, &g1)));
+            let hz = Products::of(Beta::Hz, &g1, &g, &p);
+            prop_assert!(same(hz.yy, dot(&y, &y)) && same(hz.pp, dot(&p, &p)));
+            prop_assert!(same(hz.py, dot(&p, &y)));
+            for s in [pr, hs, fr, hz] {
+                prop_assert!(same(s.g1p, dot(&g1, &p)) && same(s.g1p, dot(&p, &g1)));
+            }
+        }
+
+        /// The scan equals the separate passes it replaces: the projected gradient's largest
+        /// component and norm, the slope, and the longest step.
+        #[test]
+        fn scan_matches_the_separate_passes(
+            (g, x, p) in (1usize..40).prop_flat_map(coords),
+            bounded in any::<bool>(),
+        ) {
+            let n = x.len();
+            let (lo, hi) = if bounded { (-500.0, 500.0) } else { (-BIG, BIG) };
+            // Some coordinates on a bound, so projection matters.
+            let x: Vec<f64> = x.iter().map(|&v| v.clamp(lo, hi)).collect();
+            let mut d = Descent::new(Options::new(n), x.clone(), vec![lo; n], vec![hi; n], vec![0.0; n], 0);
+            d.g = g.clone();
+            d.p = p.clone();
+            let pg = d.projected(&g, &x);
+            let s = d.scan();
+            prop_assert!(same(s.pg_max, pg.iter().fold(0.0f64, |m, v| m.max(v.abs()))));
+            prop_assert!(same(s.pg_sq.sqrt(), norm(&pg)));
+            prop_assert!(same(s.slope, dot(&g, &p)));
+            prop_assert_eq!(s.boxed, bounded);
+            if !s.boxed {
+                prop_assert!(same(d.max_step(), BIG));
+            }
+        }
+    }
 }

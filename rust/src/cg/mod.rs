@@ -253,6 +253,18 @@ pub enum Next {
     Done,
 }
 
+/// What [`MultiStart::ask_into`] answers: [`Next`] with the point written to the caller's
+/// buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Evaluate the point written to the buffer (id, kind).
+    Point(u64, Kind),
+    /// Nothing until pending evaluations are told.
+    Wait,
+    /// The search is over.
+    Done,
+}
+
 impl MultiStart {
     /// A search over `coords`. `x0` (a full vector: option indices for choices) starts the
     /// first descent; without it the first descent starts at Sobol point 0.
@@ -437,15 +449,41 @@ impl MultiStart {
 
     /// The next evaluation.
     pub fn ask(&mut self) -> Next {
+        let mut x = vec![0.0; self.coords.len()];
+        match self.ask_into(&mut x) {
+            Step::Point(id, kind) => Next::Point(id, x, kind),
+            Step::Wait => Next::Wait,
+            Step::Done => Next::Done,
+        }
+    }
+
+    /// The next evaluation, its full vector written to `out` (one value per coordinate):
+    /// [`MultiStart::ask`] without allocating. `out` is left as it was unless a point is
+    /// returned.
+    pub fn ask_into(&mut self, out: &mut [f64]) -> Step {
         self.roll();
         if self.done {
-            return Next::Done;
+            return Step::Done;
         }
-        let (id, z, kind) = match self.descent.ask() {
-            Some(e) => (e.id, e.x.clone(), e.kind),
-            None => return Next::Wait,
+        let Some(e) = self.descent.ask() else {
+            return Step::Wait;
         };
-        Next::Point(id, self.full(&z), kind)
+        if self.active.len() == self.base.len() {
+            // Every coordinate is active (the active ones are distinct and in order).
+            for (o, &v) in out.iter_mut().zip(&e.x) {
+                *o = v;
+            }
+        } else {
+            for (o, &v) in out.iter_mut().zip(&self.base) {
+                *o = v;
+            }
+            for (&j, &v) in self.active.iter().zip(&e.x) {
+                if let Some(o) = out.get_mut(j) {
+                    *o = v;
+                }
+            }
+        }
+        Step::Point(e.id, e.kind)
     }
 
     /// The full vector of pending evaluation `id`.
@@ -468,7 +506,14 @@ impl MultiStart {
     /// (entries of inactive and categorical coordinates are ignored). False if `id` is not
     /// pending.
     pub fn tell(&mut self, id: u64, value: Option<f64>, grad: Option<&[f64]>) -> bool {
-        let g = grad.map(|g| self.active.iter().map(|&j| g[j]).collect());
+        let g = grad.map(|g| {
+            if self.active.len() == self.base.len() && g.len() == self.base.len() {
+                // Every coordinate is active.
+                g.to_vec()
+            } else {
+                self.active.iter().map(|&j| g[j]).collect()
+            }
+        });
         let ok = self.descent.tell(id, value, g);
         self.roll();
         ok

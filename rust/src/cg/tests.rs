@@ -354,6 +354,53 @@ fn restarts_redraw_choices_and_vary_only_active_coordinates() {
 }
 
 #[test]
+fn ask_into_writes_what_ask_returns() {
+    // All coordinates active (copied whole) and some inactive (filled from the start point).
+    let choice = |n, parent| Coord {
+        role: Role::Choice { n },
+        parent,
+    };
+    let unit = |parent| Coord {
+        role: Role::Continuous {
+            lower: 0.0,
+            upper: 1.0,
+            min_step: 0.0,
+        },
+        parent,
+    };
+    let layouts = [
+        unbounded(3),
+        vec![
+            choice(2, None),
+            unit(Some((0, 0))),
+            unit(Some((0, 1))),
+            unit(None),
+        ],
+    ];
+    for coords in layouts {
+        let f = |x: &[f64]| x.iter().map(|v| (v - 0.3).powi(2)).sum::<f64>();
+        let mut a = MultiStart::new(coords.clone(), Options::new(3), 4, Some(3), None).unwrap();
+        let mut b = MultiStart::new(coords, Options::new(3), 4, Some(3), None).unwrap();
+        let mut out = vec![f64::NAN; a.coords.len()];
+        loop {
+            let next = a.ask();
+            let step = b.ask_into(&mut out);
+            match (next, step) {
+                (Next::Point(i, x, k), Step::Point(j, l)) => {
+                    assert_eq!((i, k), (j, l));
+                    assert_eq!(x, out);
+                    a.tell(i, Some(f(&x)), None);
+                    b.tell(j, Some(f(&out)), None);
+                }
+                (Next::Done, Step::Done) => break,
+                other => panic!("ask and ask_into disagree: {other:?}"),
+            }
+        }
+        assert_eq!(a, b);
+    }
+}
+
+#[test]
 fn bad_options_and_starts_are_rejected() {
     assert!(MultiStart::new(
         unbounded(2),
