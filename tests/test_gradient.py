@@ -325,7 +325,7 @@ def test_jac_in_any_array_form_gives_the_same_search(form) -> None:
     res = ft.minimize(rosen, start(4), jac=lambda x: form(rosen_der(x)))
     assert (res.nit, res.nfev, res.njev) == (ref.nit, ref.nfev, ref.njev)
     assert res.x.tolist() == ref.x.tolist() and res.fun == ref.fun
-    for e, r in zip(res.history, ref.history):
+    for e, r in zip(res.history, ref.history, strict=True):
         if r.jac is None:
             assert e.jac is None
             continue
@@ -361,7 +361,7 @@ def test_history_is_a_list_of_evaluations_in_call_order() -> None:
     h = res.history
     assert type(h) is list and len(h) == len(calls) == res.nfev + res.njev
     assert h is res["history"]
-    for e, (kind, x, out) in zip(h, calls):
+    for e, (kind, x, out) in zip(h, calls, strict=True):
         assert type(e) is ft.Evaluation and e._fields == ("x", "fun", "jac", "descent")
         assert e.x is x and e.descent == 0
         if kind == "fun":
@@ -374,7 +374,7 @@ def test_history_is_a_list_of_evaluations_in_call_order() -> None:
 
     back = pickle.loads(pickle.dumps(res))["history"]
     assert type(back) is list and len(back) == len(h)
-    for a, b in zip(back, h):
+    for a, b in zip(back, h, strict=True):
         assert type(a) is ft.Evaluation
         assert a.x.tolist() == b.x.tolist() and a.fun == b.fun and a.descent == b.descent
         assert (a.jac is None) == (b.jac is None)

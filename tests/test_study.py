@@ -550,3 +550,68 @@ def test_an_empty_study_gives_a_dataframe_with_the_usual_columns():
     df = ft.Study(ft.RandomSearch(SPACE, seed=0)).to_dataframe()
     assert len(df) == 0
     assert list(df.columns) == ["number", "state", "value", "start", "duration", "error"]
+
+
+def test_a_trial_pickled_by_an_earlier_version_loads():
+    # Earlier versions pickled Trial as a Python class: Trial.__new__(Trial), then its state.
+    import pickle
+
+    old = pickle.dumps(ft.Trial(3, {"x": 1.0}, 7, 12.5))
+    trial = ft.Trial.__new__(ft.Trial)
+    trial.__setstate__({"number": 3, "params": {"x": 1.0}, "point_id": 7, "start": 12.5})
+    assert trial == pickle.loads(old)
+    assert trial.params == {"x": 1.0} and trial.state is ft.TrialState.RUNNING
+
+
+def test_what_goes_into_a_finished_trials_attrs_later_does_not_reach_the_study():
+    import gc
+    import weakref
+
+    def run():
+        study = ft.Study(ft.RandomSearch(SPACE, seed=0))
+
+        def keep_study(st, tr):
+            tr.attrs["study"] = st  # a cycle, made after the trial was filed
+
+        study.optimize(
+            lambda t: (t.set_attr("a", 1), t.params["x"])[1], n_trials=3, callbacks=[keep_study]
+        )
+        assert all("study" not in t.attrs for t in study.trials)
+        return weakref.ref(study)
+
+    ref = run()
+    gc.collect()
+    assert ref() is None
+
+
+def test_a_python_searcher_may_propose_a_list_pair():
+    class Listing(ft.search.Searcher):
+        def __init__(self, reply):
+            self.reply = reply
+
+        def ask(self):
+            return self.reply
+
+        def tell(self, point_id, value, gradient=None):
+            pass
+
+        def config(self):
+            return {"kind": "listing"}
+
+    assert ft.Study(Listing([0, {"x": 0.5}])).ask().params == {"x": 0.5}
+    with pytest.raises(InvalidTypeError, match=r"a \(point_id, params\) pair or None, got 'ab'"):
+        ft.Study(Listing("ab")).ask()
+
+
+def test_max_trials_callback_takes_state_names_in_any_case():
+    assert ft.MaxTrialsCallback(5, states=("complete",)).states == {ft.TrialState.COMPLETE}
+
+
+def test_an_objective_returning_none_fails_its_trial_which_catch_can_cover():
+    study = ft.Study(ft.RandomSearch(SPACE, seed=0))
+    study.optimize(lambda t: None, n_trials=3, catch=InvalidArgumentError)
+    assert [t.state for t in study.trials] == [ft.TrialState.FAILED] * 3
+    assert "value must be the objective's value" in study.trials[0].error
+    with pytest.raises(InvalidArgumentError, match="got None"):
+        study.optimize(lambda t: None, n_trials=1)
+    assert study.trials[-1].state is ft.TrialState.FAILED

@@ -255,8 +255,8 @@ class Trial:
     _t0: float
     def __new__(
         cls,
-        number: int,
-        params: dict[str, Any],
+        number: int = 0,
+        params: dict[str, Any] | None = None,
         point_id: int | None = None,
         start: float = 0.0,
         study: Any = None,

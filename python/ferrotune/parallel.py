@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from . import _validate as v
 from .errors import FerrotuneError, InvalidTypeError, TrialPruned
-from .trial import Trial, TrialState, as_value, entry_state
+from .trial import Trial, TrialState, as_state, as_value, entry_state
 
 if TYPE_CHECKING:
     from .study import Study
@@ -114,8 +114,8 @@ class MaxTrialsCallback:
         if isinstance(states, (str, TrialState)):
             states = (states,)
         try:
-            self.states = frozenset(TrialState(s) for s in states)
-        except (TypeError, ValueError):
+            self.states = frozenset(as_state(s, "states") for s in states)
+        except TypeError:
             v.bad_value("states", states, "a sequence of trial states, e.g. ('COMPLETE',)")
         if not self.states:
             v.bad_value("states", states, "at least one trial state")

@@ -259,13 +259,13 @@ class Study(_core.StudyCore):
         elif state is TrialState.FAILED:
             self._finish_failed(trial, None if value is None else str(value))
         else:
-            if value is None:
-                v.bad_value(
-                    "value",
-                    value,
-                    "the objective's value (or an exception, or state='PRUNED'/'FAILED')",
-                )
             try:
+                if value is None:
+                    v.bad_value(
+                        "value",
+                        value,
+                        "the objective's value (or an exception, or state='PRUNED'/'FAILED')",
+                    )
                 x = as_value(value)
             except FerrotuneError as e:
                 self._finish_failed(trial, str(e))

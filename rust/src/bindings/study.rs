@@ -6,7 +6,7 @@
 
 use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyFloat, PyList, PyTuple};
+use pyo3::types::{PyDict, PyFloat, PyList, PySequence, PyString, PyTuple};
 use pyo3::{intern, PyTraverseError};
 
 use super::search::{PyGridSearcher, PyRandomSearcher};
@@ -181,13 +181,18 @@ impl PyStudyCore {
                 if proposal.is_none() {
                     return Ok(None);
                 }
-                match proposal.cast::<PyTuple>() {
-                    Ok(t) if t.len() == 2 => (t.get_item(0)?, t.get_item(1)?),
-                    _ => {
+                // A tuple, or any sequence of two (a list from a searcher written in Python).
+                let pair = proposal
+                    .cast::<PySequence>()
+                    .ok()
+                    .filter(|s| !proposal.is_instance_of::<PyString>() && s.len().ok() == Some(2));
+                match pair {
+                    Some(s) => (s.get_item(0)?, s.get_item(1)?),
+                    None => {
                         super::trial::bad_type(py)?.call1((
                             "the searcher's ask()",
                             &proposal,
-                            "a (point_id, params) tuple or None",
+                            "a (point_id, params) pair or None",
                         ))?;
                         return Ok(None);
                     }

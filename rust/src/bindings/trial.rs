@@ -210,9 +210,12 @@ impl PyTrial {
         self.study = py.None();
     }
 
+    /// A copy of a non-empty dict, else None: a record keeps its own `intermediate` and
+    /// `attrs`, so what is put into a finished trial's dicts later changes neither the study
+    /// nor what the cycle collector may skip (see `record`).
     fn dict_or_none<'py>(py: Python<'py>, d: &Option<Py<PyAny>>) -> PyResult<Bound<'py, PyAny>> {
         match d {
-            Some(d) if d.bind(py).is_truthy()? => Ok(d.bind(py).clone()),
+            Some(d) if d.bind(py).is_truthy()? => Self::dict_copy(py, &Some(d.clone_ref(py))),
             _ => Ok(py.None().into_bound(py)),
         }
     }
@@ -230,9 +233,11 @@ impl PyTrial {
     /// The record is taken off the cyclic garbage collector's list when nothing in it is on
     /// that list (numbers, strings, and dicts of those): CPython only does this by itself for
     /// tuples without dicts, and a study holds a record with a params dict for every trial, so
-    /// each full collection walked them all (half the time of a long in-memory study). Such a
-    /// record can only join a reference cycle if a container is later put into one of its
-    /// dicts (a finished trial's `attrs`, say); the cycle would then stay in memory.
+    /// each full collection walked them all (half the time of a long in-memory study). The
+    /// record's `intermediate` and `attrs` are its own copies; its `params` is the trial's
+    /// dict, so a container put into a finished trial's `params` that leads back to the study
+    /// would make a cycle the collector cannot see (it then stays in memory). Parameters are
+    /// values to read, and nothing in ferrotune writes to them after the ask.
     pub(crate) fn record<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
         let record = self.record_tuple(py)?;
         // SAFETY: `record` and its items are live objects and the GIL is held; untracking a
@@ -276,15 +281,17 @@ impl PyTrial {
 #[pymethods]
 impl PyTrial {
     #[new]
+    // `number` and `params` have defaults so that `Trial.__new__(Trial)` works, as pickles
+    // made by earlier versions (a Python class) load the trial that way.
     #[pyo3(signature = (
-        number, params, point_id=None, start=0.0, study=None, *, state=None, value=None,
+        number=0, params=None, point_id=None, start=0.0, study=None, *, state=None, value=None,
         duration=None, intermediate=None, error=None, attrs=None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         number: i64,
-        params: Py<PyAny>,
+        params: Option<Py<PyAny>>,
         point_id: Option<Py<PyAny>>,
         start: f64,
         study: Option<Py<PyAny>>,
@@ -298,7 +305,10 @@ impl PyTrial {
         let none = || py.None();
         Ok(PyTrial {
             number,
-            params,
+            params: match params {
+                Some(p) => p,
+                None => PyDict::new(py).into_any().unbind(),
+            },
             point_id: point_id.unwrap_or_else(none),
             state: match state {
                 Some(s) => s,
