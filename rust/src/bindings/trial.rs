@@ -258,7 +258,7 @@ impl PyTrial {
         PyTuple::new(
             py,
             [
-                self.number.into_pyobject(py)?.into_any(),
+                self.number_object(py)?,
                 self.params.bind(py).clone(),
                 self.point_id.bind(py).clone(),
                 state,
@@ -271,6 +271,18 @@ impl PyTrial {
                 self.gradient.bind(py).clone(),
             ],
         )
+    }
+
+    /// The number as a Python int; the point id's object when they are equal (random search
+    /// hands out point i to trial i), saving an int per record.
+    fn number_object<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let id = self.point_id.bind(py);
+        if let Ok(int) = id.cast_exact::<pyo3::types::PyInt>() {
+            if int.extract::<i64>().ok() == Some(self.number) {
+                return Ok(id.clone());
+            }
+        }
+        Ok(self.number.into_pyobject(py)?.into_any())
     }
 
     fn made<'a>(py: Python<'_>, slot: &'a mut Option<Py<PyAny>>) -> &'a Py<PyAny> {
