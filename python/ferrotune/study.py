@@ -116,7 +116,7 @@ class Study(_core.StudyCore):
         self.pruner = pruner
         self._sign = 1.0 if direction == "minimize" else -1.0
         # Trial number -> the live Trial while it runs, a compact record once it finished
-        # (see trial.to_record: records cost the garbage collector nothing).
+        # (see trial.to_record: flat records are off the cycle collector's list).
         self._trials = []
         self._best = None
         self._journal = None

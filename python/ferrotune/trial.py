@@ -36,11 +36,12 @@ Trial = _core.Trial
 
 # -- compact records of finished trials ------------------------------------------------------
 #
-# A study keeps a finished trial as a plain tuple, not as a Trial object: CPython's cyclic
-# garbage collector stops tracking tuples (and dicts) whose contents are numbers and strings,
-# while every Trial object stays tracked and is walked again by each full collection. With a
-# million trials that walking was 40% of the time per trial. Trial objects are rebuilt from
-# records when asked for (`study.trials`).
+# A study keeps a finished trial as a plain tuple, not as a Trial object: every Trial object is
+# tracked by CPython's cyclic garbage collector and walked again by each full collection (with
+# a million trials that walking was 40% of the time per trial), while a record that holds only
+# numbers, strings and flat dicts is taken off the collector's list when it is made (see
+# `PyTrial::record` in rust/src/bindings/trial.rs). Trial objects are rebuilt from records
+# when asked for (`study.trials`).
 
 _STATE_OF = {s.value: s for s in TrialState}
 _STATE_INDEX = 3  # position of the state in a record

@@ -10,21 +10,12 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyFloat, PyTuple};
 use pyo3::{intern, PyTraverseError};
 
-/// The Python object `module.name`, imported once.
-pub(crate) fn cached<'py>(
-    cell: &'static PyOnceLock<Py<PyAny>>,
-    py: Python<'py>,
-    module: &str,
-    name: &str,
-) -> PyResult<&'py Bound<'py, PyAny>> {
-    cell.import(py, module, name)
-}
-
+/// `fn $fn_name(py)`: the Python object `$module.$name`, imported once.
 macro_rules! python_object {
     ($fn_name:ident, $module:literal, $name:literal) => {
         pub(crate) fn $fn_name(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
             static CELL: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-            cached(&CELL, py, $module, $name)
+            CELL.import(py, $module, $name)
         }
     };
 }
@@ -90,10 +81,10 @@ pub(crate) fn clock(py: Python<'_>) -> PyResult<f64> {
 }
 
 /// `time.time()`: a trial's wall-clock start (the system clock, as Python reads it).
-pub(crate) fn now(_py: Python<'_>) -> PyResult<f64> {
+pub(crate) fn now() -> f64 {
     match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
-        Ok(since) => Ok(since.as_secs_f64()),
-        Err(before) => Ok(-before.duration().as_secs_f64()),
+        Ok(since) => since.as_secs_f64(),
+        Err(before) => -before.duration().as_secs_f64(),
     }
 }
 
@@ -164,7 +155,7 @@ impl PyTrial {
             point_id,
             state: running(py)?.clone_ref(py),
             value: py.None(),
-            start: now(py)?,
+            start: now(),
             duration: py.None(),
             intermediate: None,
             attrs: None,
@@ -215,11 +206,12 @@ impl PyTrial {
     /// nor what the cycle collector may skip (see `record`).
     fn dict_or_none<'py>(py: Python<'py>, d: &Option<Py<PyAny>>) -> PyResult<Bound<'py, PyAny>> {
         match d {
-            Some(d) if d.bind(py).is_truthy()? => Self::dict_copy(py, &Some(d.clone_ref(py))),
+            Some(d) if d.bind(py).is_truthy()? => py.get_type::<PyDict>().call1((d,)),
             _ => Ok(py.None().into_bound(py)),
         }
     }
 
+    /// `dict(d)`, or an empty dict for a dict not made yet.
     fn dict_copy<'py>(py: Python<'py>, d: &Option<Py<PyAny>>) -> PyResult<Bound<'py, PyAny>> {
         let dict_type = py.get_type::<PyDict>();
         match d {
