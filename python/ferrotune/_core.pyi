@@ -1,6 +1,7 @@
 # Type stub for the Rust extension module. tests/test_stub.py checks it against the module.
+from collections.abc import Iterable, Iterator
 from os import PathLike
-from typing import Any, Literal, final
+from typing import Any, Literal, SupportsIndex, final, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -35,6 +36,8 @@ __all__ = [
     "augment_set_num_threads",
     "AUGMENT_THREADS_ENV",
     "Trial",
+    "TrialList",
+    "TrialListIterator",
     "StudyCore",
 ]
 __version__: str
@@ -281,10 +284,34 @@ class Trial:
     def __getstate__(self) -> dict[str, Any]: ...
     def __setstate__(self, state: dict[str, Any]) -> None: ...
 
+@final
+class TrialList:
+    """A study's trials by number: live Trials and record tuples."""
+
+    def __new__(cls, items: Iterable[Any] | None = None) -> TrialList: ...
+    def __len__(self) -> int: ...
+    @overload
+    def __getitem__(self, i: SupportsIndex, /) -> Any: ...
+    @overload
+    def __getitem__(self, i: slice, /) -> list[Any]: ...
+    def __setitem__(self, i: int, entry: Any, /) -> None: ...
+    def __iter__(self) -> Iterator[Any]: ...
+    def append(self, entry: Any) -> None: ...
+    def state(self, i: int) -> str: ...
+    def states(self) -> list[str]: ...
+
+@final
+class TrialListIterator:
+    def __iter__(self) -> TrialListIterator: ...
+    def __next__(self) -> Any: ...
+
 class StudyCore:
     _searcher_ask: Any
     _searcher_tell: Any
-    _trials: list[Any]
+    @property
+    def _trials(self) -> TrialList: ...
+    @_trials.setter
+    def _trials(self, entries: Iterable[Any]) -> None: ...
     _best: Trial | None
     _sign: float
     _journal: Any

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from . import _validate as v
 from .errors import FerrotuneError, InvalidTypeError, TrialPruned
-from .trial import Trial, TrialState, as_state, as_value, entry_state
+from .trial import Trial, TrialState, as_state, as_value
 
 if TYPE_CHECKING:
     from .study import Study
@@ -130,11 +130,11 @@ class MaxTrialsCallback:
             self._seen, self._prefix, self._prefix_count = study, 0, 0
         # A finished trial never changes state again: count the finished prefix once.
         i, count = self._prefix, self._prefix_count
-        while i < len(trials) and entry_state(trials[i]) is not TrialState.RUNNING:
-            count += entry_state(trials[i]) in self.states
+        while i < len(trials) and (state := as_state(trials.state(i))) is not TrialState.RUNNING:
+            count += state in self.states
             i += 1
         self._prefix, self._prefix_count = i, count
-        tail = sum(1 for t in trials[i:] if entry_state(t) in self.states)
+        tail = sum(1 for k in range(i, len(trials)) if as_state(trials.state(k)) in self.states)
         return self.n_trials - count - tail
 
     def __call__(self, study: Study, trial: Trial) -> None:

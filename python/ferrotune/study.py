@@ -34,7 +34,6 @@ from .trial import (
     as_state,
     as_trial,
     as_value,
-    entry_state,
     to_record,
 )
 
@@ -115,8 +114,8 @@ class Study(_core.StudyCore):
             )
         self.pruner = pruner
         self._sign = 1.0 if direction == "minimize" else -1.0
-        # Trial number -> the live Trial while it runs, a compact record once it finished
-        # (see trial.to_record: flat records are off the cycle collector's list).
+        # Trial number -> the live Trial while it runs, a compact record once it finished (a
+        # `_core.TrialList`; see trial.to_record and rust/src/bindings/trials.rs).
         self._trials = []
         self._best = None
         self._journal = None
@@ -233,7 +232,7 @@ class Study(_core.StudyCore):
 
     def _no_proposal(self) -> None:
         """Raises why ``ask`` has no trial to give."""
-        running = sum(1 for t in self._trials if entry_state(t) is _RUNNING)
+        running = self._trials.states().count(_RUNNING.value)
         if self.searcher.exhausted:
             raise SearchExhausted("the searcher has proposed every point it has")
         raise SearchExhausted(
@@ -559,7 +558,8 @@ class Study(_core.StudyCore):
             check_reported(self, trial)
 
     def _interrupted(self) -> None:
-        running = [t for t in self._trials if type(t) is Trial and t.state is _RUNNING]
+        trials = self._trials
+        running = [trials[i] for i, s in enumerate(trials.states()) if s == _RUNNING.value]
         for t in running:
             t.state = TrialState.FAILED
             t.error = "interrupted (KeyboardInterrupt); point requeued"
@@ -580,7 +580,9 @@ class Study(_core.StudyCore):
     def trials_in(self, *states: TrialState | str) -> list[Trial]:
         """The trials in any of the given states."""
         wanted = {as_state(s) for s in states}
-        return [as_trial(t) for t in self._trials if entry_state(t) in wanted]
+        names = {s.value for s in wanted}
+        trials = self._trials
+        return [as_trial(trials[i]) for i, s in enumerate(trials.states()) if s in names]
 
     @property
     def best_trial(self) -> Trial:

@@ -41,10 +41,11 @@ Trial = _core.Trial
 # a million trials that walking was 40% of the time per trial), while a record that holds only
 # numbers, strings and flat dicts is taken off the collector's list when it is made (see
 # `PyTrial::record` in rust/src/bindings/trial.rs). Trial objects are rebuilt from records
-# when asked for (`study.trials`).
+# when asked for (`study.trials`). The study's list of them is a `_core.TrialList`, which keeps
+# trials drawn by the core random searcher as numbers only and builds their records when read
+# (rust/src/bindings/trials.rs).
 
 _STATE_OF = {s.value: s for s in TrialState}
-_STATE_INDEX = 3  # position of the state in a record
 
 
 def to_record(trial: Trial) -> tuple[Any, ...]:
@@ -71,13 +72,6 @@ def from_record(record: tuple[Any, ...]) -> Trial:
     )
     trial.gradient = grad
     return trial
-
-
-def entry_state(entry: Trial | tuple[Any, ...]) -> TrialState:
-    """The state of what a study keeps for one trial: a live Trial or a record."""
-    if type(entry) is tuple:
-        return _STATE_OF[entry[_STATE_INDEX]]
-    return entry.state  # type: ignore[union-attr]
 
 
 def as_trial(entry: Trial | tuple[Any, ...]) -> Trial:

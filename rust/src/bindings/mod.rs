@@ -13,6 +13,7 @@ mod space;
 mod store;
 mod study;
 mod trial;
+mod trials;
 
 pub(crate) use errors::IntoPyResult;
 
@@ -73,6 +74,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     folds::register(m)?;
     augment::register(m)?;
     trial::register(m)?;
+    trials::register(m)?;
     study::register(m)?;
     Ok(())
 }

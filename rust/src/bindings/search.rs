@@ -8,6 +8,7 @@ use pyo3::types::PyTuple;
 
 use super::grid::PyGrid;
 use super::space::PySpace;
+use super::trial::DrawnFrom;
 use super::IntoPyResult;
 use crate::search::{Ask, GridSearcher, IdWalker, RandomSearcher};
 use crate::space::{RowSampler, Sequence};
@@ -56,6 +57,14 @@ impl PyRandomSearcher {
         &self,
         py: Python<'py>,
     ) -> PyResult<Option<(u64, Bound<'py, PyAny>)>> {
+        Ok(self.next_drawn(py)?.map(|(id, params, _)| (id, params)))
+    }
+
+    /// `next_point`, and where the point was drawn from.
+    pub(crate) fn next_drawn<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<Option<(u64, Bound<'py, PyAny>, DrawnFrom)>> {
         let (ask, seed, seq) = {
             let mut s = locked(&self.state)?;
             (s.ask(), s.seed, s.sequence)
@@ -79,7 +88,12 @@ impl PyRandomSearcher {
             }
             sampler.sample(&space.space, id, row);
         }
-        Ok(Some((id, space.decode_row(py, row)?)))
+        let from = DrawnFrom {
+            space: self.space.clone_ref(py),
+            seed,
+            sequence: seq,
+        };
+        Ok(Some((id, space.decode_row(py, row)?, from)))
     }
 
     /// `tell(id)`: marks `id` finished; false if it was not pending.

@@ -10,7 +10,8 @@ use pyo3::types::{PyDict, PyFloat, PyList, PySequence, PyString, PyTuple};
 use pyo3::{intern, PyTraverseError};
 
 use super::search::{PyGridSearcher, PyRandomSearcher};
-use super::trial::{running, PyTrial};
+use super::trial::{running, DrawnFrom, PyTrial};
+use super::trials::PyTrialList;
 
 /// A searcher of the Rust core, called directly rather than through its Python methods.
 enum CoreSearcher {
@@ -41,11 +42,15 @@ impl CoreSearcher {
         }
     }
 
-    fn next_point<'py>(&self, py: Python<'py>) -> PyResult<Option<(u64, Bound<'py, PyAny>)>> {
-        match self {
-            CoreSearcher::Random(r) => r.get().next_point(py),
-            CoreSearcher::Grid(g) => g.get().next_point(py),
-        }
+    /// The next point's id and parameters, and where a random searcher drew it from.
+    fn next_point<'py>(&self, py: Python<'py>) -> PyResult<Option<NextPoint<'py>>> {
+        Ok(match self {
+            CoreSearcher::Random(r) => r
+                .get()
+                .next_drawn(py)?
+                .map(|(id, params, from)| (id, params, Some(from))),
+            CoreSearcher::Grid(g) => g.get().next_point(py)?.map(|(id, p)| (id, p, None)),
+        })
     }
 
     fn finish(&self, id: u64) -> PyResult<bool> {
@@ -55,6 +60,8 @@ impl CoreSearcher {
         }
     }
 }
+
+type NextPoint<'py> = (u64, Bound<'py, PyAny>, Option<DrawnFrom>);
 
 #[pyclass(name = "StudyCore", module = "ferrotune._core", subclass)]
 pub(crate) struct PyStudyCore {
@@ -68,8 +75,8 @@ pub(crate) struct PyStudyCore {
     searcher_tell: Py<PyAny>,
     tell_core: Option<CoreSearcher>,
     /// Trial number -> the live Trial while it runs, a compact record once it finished.
-    #[pyo3(get, set, name = "_trials")]
-    trials: Py<PyList>,
+    #[pyo3(get, name = "_trials")]
+    trials: Py<PyTrialList>,
     #[pyo3(get, set, name = "_best")]
     best: Py<PyAny>,
     /// 1.0 when minimizing, -1.0 when maximizing.
@@ -134,17 +141,27 @@ impl PyStudyCore {
         py: Python<'_>,
         _args: &Bound<'_, PyTuple>,
         _kwargs: Option<&Bound<'_, PyDict>>,
-    ) -> Self {
-        PyStudyCore {
+    ) -> PyResult<Self> {
+        Ok(PyStudyCore {
             searcher_ask: py.None(),
             ask_core: None,
             searcher_tell: py.None(),
             tell_core: None,
-            trials: PyList::empty(py).unbind(),
+            trials: Py::new(py, PyTrialList::empty())?,
             best: py.None(),
             sign: 1.0,
             journal: py.None(),
-        }
+        })
+    }
+
+    /// Takes a `TrialList` as it is, or any iterable of entries (a list of Trials).
+    #[setter(_trials)]
+    fn set_trials(&mut self, entries: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.trials = match entries.cast_exact::<PyTrialList>() {
+            Ok(list) => list.clone().unbind(),
+            Err(_) => Py::new(entries.py(), PyTrialList::from_iterable(entries)?)?,
+        };
+        Ok(())
     }
 
     #[setter(_searcher_ask)]
@@ -171,9 +188,9 @@ impl PyStudyCore {
                 !me.journal.is_none(py),
             )
         };
-        let (point_id, params) = match core {
+        let (point_id, params, drawn) = match core {
             Some(core) => match core.next_point(py)? {
-                Some((id, params)) => (id.into_pyobject(py)?.into_any(), params),
+                Some((id, params, drawn)) => (id.into_pyobject(py)?.into_any(), params, drawn),
                 None => return Ok(None),
             },
             None => {
@@ -187,7 +204,7 @@ impl PyStudyCore {
                     .ok()
                     .filter(|s| !proposal.is_instance_of::<PyString>() && s.len().ok() == Some(2));
                 match pair {
-                    Some(s) => (s.get_item(0)?, s.get_item(1)?),
+                    Some(s) => (s.get_item(0)?, s.get_item(1)?, None),
                     None => {
                         super::trial::bad_type(py)?.call1((
                             "the searcher's ask()",
@@ -199,18 +216,25 @@ impl PyStudyCore {
                 }
             }
         };
-        let trials = trials.bind(py);
         let trial = Bound::new(
             py,
             PyTrial::running(
                 py,
-                trials.len(),
+                0,
                 params.unbind(),
                 point_id.unbind(),
                 slf.clone().into_any().unbind(),
+                drawn,
             )?,
         )?;
-        trials.append(&trial)?;
+        // Numbered and filed in one step, with no Python code in between (another thread's
+        // ask could run there and take the same number).
+        let number = {
+            let mut list = trials.bind(py).borrow_mut();
+            list.push(trial.clone().into_any().unbind());
+            list.len() - 1
+        };
+        trial.borrow_mut().set_number(number);
         if journaled {
             slf.call_method1(intern!(py, "_write"), (PyList::new(py, [&trial])?,))?;
         }
@@ -265,9 +289,10 @@ impl PyStudyCore {
                         me.trials.clone_ref(py),
                     )
                 };
+                let id = point_id.bind(py).extract::<u64>().ok();
                 // The searcher first: if it refuses, the trial is still running.
-                match (core, point_id.bind(py).extract::<u64>()) {
-                    (Some(core), Ok(id)) => {
+                match (core, id) {
+                    (Some(core), Some(id)) => {
                         core.finish(id)?;
                     }
                     _ => {
@@ -285,8 +310,30 @@ impl PyStudyCore {
                 if journaled {
                     slf.call_method1(intern!(py, "_write"), (PyList::new(py, [t])?,))?;
                 }
-                let record = t.borrow().record(py)?;
-                trials.bind(py).set_item(number as usize, record)?;
+                // What to file is worked out before the list is borrowed: building a record
+                // may run Python code, which may read the list.
+                let filed = {
+                    let tb = t.borrow();
+                    match (tb.drawn_plain(py)?, id) {
+                        (Some(from), Some(id)) => Err((
+                            from.clone_ref(py),
+                            id,
+                            tb.start(),
+                            tb.duration().unwrap_or(f64::NAN),
+                        )),
+                        _ => Ok(tb.record(py)?.into_any().unbind()),
+                    }
+                };
+                let old = {
+                    let mut list = trials.bind(py).borrow_mut();
+                    match filed {
+                        Ok(record) => list.set(number as usize, record)?,
+                        Err((from, id, start, duration)) => {
+                            list.set_drawn(py, number as usize, &from, id, x, start, duration)?
+                        }
+                    }
+                };
+                drop(old);
                 t.borrow_mut().detach(py);
                 return Ok(t.clone().into_any());
             }
@@ -311,7 +358,9 @@ impl PyStudyCore {
 
     fn __clear__(&mut self) {
         Python::attach(|py| {
-            self.trials = PyList::empty(py).unbind();
+            if let Ok(empty) = Py::new(py, PyTrialList::empty()) {
+                self.trials = empty;
+            }
             self.best = py.None();
             self.searcher_ask = py.None();
             self.searcher_tell = py.None();

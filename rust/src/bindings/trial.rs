@@ -10,6 +10,9 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyFloat, PyTuple};
 use pyo3::{intern, PyTraverseError};
 
+use super::space::PySpace;
+use crate::space::Sequence;
+
 /// `fn $fn_name(py)`: the Python object `$module.$name`, imported once.
 macro_rules! python_object {
     ($fn_name:ident, $module:literal, $name:literal) => {
@@ -113,9 +116,9 @@ pub(crate) fn now() -> f64 {
 pub(crate) struct PyTrial {
     #[pyo3(get, set)]
     number: i64,
-    #[pyo3(get, set)]
+    #[pyo3(get)]
     params: Py<PyAny>,
-    #[pyo3(get, set)]
+    #[pyo3(get)]
     point_id: Py<PyAny>,
     #[pyo3(get, set)]
     state: Py<PyAny>,
@@ -124,7 +127,7 @@ pub(crate) struct PyTrial {
     #[pyo3(get, set)]
     start: f64,
     #[pyo3(get, set)]
-    duration: Py<PyAny>,
+    duration: Option<f64>,
     /// Made on first use: most trials never report, and a dict per trial is not free.
     intermediate: Option<Py<PyAny>>,
     attrs: Option<Py<PyAny>>,
@@ -138,6 +141,49 @@ pub(crate) struct PyTrial {
     /// `time.perf_counter()` at the ask; 0.0 when unknown (a trial read from a journal).
     #[pyo3(get, set, name = "_t0")]
     t0: f64,
+    /// Where `params` and `point_id` came from when a core random searcher drew them (and
+    /// neither was set since): the study can then keep the finished trial as numbers.
+    drawn: Option<DrawnFrom>,
+}
+
+/// The space, seed and sequence a trial's point was drawn from: its parameters are a pure
+/// function of these and the point id.
+pub(crate) struct DrawnFrom {
+    pub(crate) space: Py<PySpace>,
+    pub(crate) seed: u64,
+    pub(crate) sequence: Sequence,
+}
+
+impl DrawnFrom {
+    pub(crate) fn clone_ref(&self, py: Python<'_>) -> Self {
+        DrawnFrom {
+            space: self.space.clone_ref(py),
+            seed: self.seed,
+            sequence: self.sequence,
+        }
+    }
+}
+
+/// `items` as a tuple, taken off the cyclic garbage collector's list when nothing in it is on
+/// that list (numbers, strings, and dicts of those). CPython only does this by itself for
+/// tuples without dicts; a study holds a record with a params dict for every trial, and each
+/// full collection used to walk them all (half the time of a long in-memory study).
+pub(crate) fn flat_record<'py, const N: usize>(
+    py: Python<'py>,
+    items: [Bound<'py, PyAny>; N],
+) -> PyResult<Bound<'py, PyTuple>> {
+    let record = PyTuple::new(py, items)?;
+    // SAFETY: `record` and its items are live objects and the GIL is held; untracking a
+    // tuple only hides it from cycle detection.
+    unsafe {
+        let flat = record
+            .iter()
+            .all(|item| pyo3::ffi::PyObject_GC_IsTracked(item.as_ptr()) == 0);
+        if flat {
+            pyo3::ffi::PyObject_GC_UnTrack(record.as_ptr().cast());
+        }
+    }
+    Ok(record)
 }
 
 impl PyTrial {
@@ -148,6 +194,7 @@ impl PyTrial {
         params: Py<PyAny>,
         point_id: Py<PyAny>,
         study: Py<PyAny>,
+        drawn: Option<DrawnFrom>,
     ) -> PyResult<Self> {
         Ok(PyTrial {
             number: number as i64,
@@ -156,13 +203,14 @@ impl PyTrial {
             state: running(py)?.clone_ref(py),
             value: py.None(),
             start: now(),
-            duration: py.None(),
+            duration: None,
             intermediate: None,
             attrs: None,
             error: py.None(),
             gradient: py.None(),
             study,
             t0: clock(py)?,
+            drawn,
         })
     }
 
@@ -178,8 +226,36 @@ impl PyTrial {
         self.state.is(state)
     }
 
+    pub(crate) fn set_number(&mut self, number: usize) {
+        self.number = number as i64;
+    }
+
     pub(crate) fn number(&self) -> i64 {
         self.number
+    }
+
+    /// Where the point was drawn from, when the study may keep the finished trial as numbers:
+    /// drawn by a core random searcher, and nothing recorded but the value and times.
+    pub(crate) fn drawn_plain(&self, py: Python<'_>) -> PyResult<Option<&DrawnFrom>> {
+        let empty = |d: &Option<Py<PyAny>>| -> PyResult<bool> {
+            Ok(match d {
+                Some(d) => !d.bind(py).is_truthy()?,
+                None => true,
+            })
+        };
+        let plain = self.gradient.is_none(py)
+            && self.error.is_none(py)
+            && empty(&self.intermediate)?
+            && empty(&self.attrs)?;
+        Ok(if plain { self.drawn.as_ref() } else { None })
+    }
+
+    pub(crate) fn start(&self) -> f64 {
+        self.start
+    }
+
+    pub(crate) fn duration(&self) -> Option<f64> {
+        self.duration
     }
 
     /// The value as a float, when it is one (the best trial's, say).
@@ -189,8 +265,7 @@ impl PyTrial {
 
     /// Completes the trial with `value` (a float), measuring its duration.
     pub(crate) fn complete(&mut self, py: Python<'_>, value: Py<PyAny>) -> PyResult<()> {
-        let end = clock(py)?;
-        self.duration = PyFloat::new(py, end - self.t0).into_any().unbind();
+        self.duration = Some(clock(py)? - self.t0);
         self.value = value;
         self.state = complete(py)?.clone_ref(py);
         Ok(())
@@ -220,49 +295,36 @@ impl PyTrial {
         }
     }
 
-    /// The compact record a study keeps for a finished trial (see `trial.py`).
+    /// The compact record a study keeps for a finished trial (see `trial.py`), off the cycle
+    /// collector's list when flat (see `flat_record`).
     ///
-    /// The record is taken off the cyclic garbage collector's list when nothing in it is on
-    /// that list (numbers, strings, and dicts of those): CPython only does this by itself for
-    /// tuples without dicts, and a study holds a record with a params dict for every trial, so
-    /// each full collection walked them all (half the time of a long in-memory study). The
-    /// record's `intermediate` and `attrs` are its own copies; its `params` is the trial's
+    /// The record's `intermediate` and `attrs` are its own copies; its `params` is the trial's
     /// dict, so a container put into a finished trial's `params` that leads back to the study
     /// would make a cycle the collector cannot see (it then stays in memory). Parameters are
     /// values to read, and nothing in ferrotune writes to them after the ask.
     pub(crate) fn record<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
-        let record = self.record_tuple(py)?;
-        // SAFETY: `record` and its items are live objects and the GIL is held; untracking a
-        // tuple only hides it from cycle detection.
-        unsafe {
-            let flat = record
-                .iter()
-                .all(|item| pyo3::ffi::PyObject_GC_IsTracked(item.as_ptr()) == 0);
-            if flat {
-                pyo3::ffi::PyObject_GC_UnTrack(record.as_ptr().cast());
-            }
-        }
-        Ok(record)
+        flat_record(py, self.record_items(py)?)
+    }
+
+    fn record_items<'py>(&self, py: Python<'py>) -> PyResult<[Bound<'py, PyAny>; 11]> {
+        let state = state_name(py, &self.state)?;
+        Ok([
+            self.number_object(py)?,
+            self.params.bind(py).clone(),
+            self.point_id.bind(py).clone(),
+            state,
+            self.value.bind(py).clone(),
+            PyFloat::new(py, self.start).into_any(),
+            self.duration.into_pyobject(py)?.into_any(),
+            Self::dict_or_none(py, &self.intermediate)?,
+            self.error.bind(py).clone(),
+            Self::dict_or_none(py, &self.attrs)?,
+            self.gradient.bind(py).clone(),
+        ])
     }
 
     fn record_tuple<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
-        let state = state_name(py, &self.state)?;
-        PyTuple::new(
-            py,
-            [
-                self.number_object(py)?,
-                self.params.bind(py).clone(),
-                self.point_id.bind(py).clone(),
-                state,
-                self.value.bind(py).clone(),
-                PyFloat::new(py, self.start).into_any(),
-                self.duration.bind(py).clone(),
-                Self::dict_or_none(py, &self.intermediate)?,
-                self.error.bind(py).clone(),
-                Self::dict_or_none(py, &self.attrs)?,
-                self.gradient.bind(py).clone(),
-            ],
-        )
+        PyTuple::new(py, self.record_items(py)?)
     }
 
     /// The number as a Python int; the point id's object when they are equal (random search
@@ -301,7 +363,7 @@ impl PyTrial {
         study: Option<Py<PyAny>>,
         state: Option<Py<PyAny>>,
         value: Option<Py<PyAny>>,
-        duration: Option<Py<PyAny>>,
+        duration: Option<f64>,
         intermediate: Option<Py<PyAny>>,
         error: Option<Py<PyAny>>,
         attrs: Option<Py<PyAny>>,
@@ -320,14 +382,27 @@ impl PyTrial {
             },
             value: value.unwrap_or_else(none),
             start,
-            duration: duration.unwrap_or_else(none),
+            duration,
             intermediate,
             attrs,
             error: error.unwrap_or_else(none),
             gradient: none(),
             study: study.unwrap_or_else(none),
             t0: 0.0,
+            drawn: None,
         })
+    }
+
+    #[setter]
+    fn set_params(&mut self, value: Py<PyAny>) {
+        self.params = value;
+        self.drawn = None;
+    }
+
+    #[setter]
+    fn set_point_id(&mut self, value: Py<PyAny>) {
+        self.point_id = value;
+        self.drawn = None;
     }
 
     /// Values reported with :meth:`report`, by step.
@@ -422,7 +497,7 @@ impl PyTrial {
         d.set_item("state", state_name(py, &self.state)?)?;
         d.set_item("value", &self.value)?;
         d.set_item("start", self.start)?;
-        d.set_item("duration", &self.duration)?;
+        d.set_item("duration", self.duration)?;
         d.set_item("intermediate", Self::dict_copy(py, &self.intermediate)?)?;
         d.set_item("error", &self.error)?;
         d.set_item("attrs", Self::dict_copy(py, &self.attrs)?)?;
@@ -497,7 +572,7 @@ impl PyTrial {
         d.set_item("state", &self.state)?;
         d.set_item("value", &self.value)?;
         d.set_item("start", self.start)?;
-        d.set_item("duration", &self.duration)?;
+        d.set_item("duration", self.duration)?;
         d.set_item("intermediate", &self.intermediate)?;
         d.set_item("error", &self.error)?;
         d.set_item("attrs", &self.attrs)?;
@@ -519,12 +594,14 @@ impl PyTrial {
         visit.call(&self.point_id)?;
         visit.call(&self.state)?;
         visit.call(&self.value)?;
-        visit.call(&self.duration)?;
         visit.call(&self.intermediate)?;
         visit.call(&self.attrs)?;
         visit.call(&self.error)?;
         visit.call(&self.gradient)?;
         visit.call(&self.study)?;
+        if let Some(d) = &self.drawn {
+            visit.call(&d.space)?;
+        }
         Ok(())
     }
 
@@ -535,6 +612,7 @@ impl PyTrial {
             self.gradient = py.None();
             self.study = py.None();
             self.params = py.None();
+            self.drawn = None;
         });
     }
 }
