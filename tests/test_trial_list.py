@@ -5,6 +5,7 @@ import gc
 import json
 import tracemalloc
 
+import numpy as np
 import pytest
 
 import ferrotune as ft
@@ -63,6 +64,17 @@ def test_trials_from_before_a_restore_under_another_seed_keep_their_points():
     assert [t.params for t in after[5:]] == [t.params for t in reference.trials[5:]]
 
 
+def test_a_numpy_float_value_is_kept_as_a_plain_float():
+    study = ft.Study(ft.RandomSearch(NESTED, seed=0))
+    trial = study.ask()
+    told = study.tell(trial, np.float64(0.25))
+    assert type(told.value) is float and told.value == 0.25
+    assert type(study.trials[0].value) is float
+    bad = study.ask()
+    study.tell(bad, np.float64("nan"))
+    assert bad.state is ft.TrialState.FAILED
+
+
 def test_params_replaced_in_the_objective_are_what_the_study_keeps():
     def objective(trial):
         trial.params = {**trial.params, "batch": 32}
@@ -86,7 +98,8 @@ def test_a_trial_with_reports_or_attributes_keeps_them():
     assert study.trials[1].attrs == {"note": "x"}
 
 
-def test_a_long_in_memory_study_keeps_no_python_object_per_trial():
+@pytest.mark.parametrize("as_value", [float, np.float64])
+def test_a_long_in_memory_study_keeps_no_python_object_per_trial(as_value):
     n = 20_000
     gc.collect()
     tracemalloc.start()
@@ -95,7 +108,7 @@ def test_a_long_in_memory_study_keeps_no_python_object_per_trial():
         base = tracemalloc.get_traced_memory()[0]
         for _ in range(n):
             trial = study.ask()
-            study.tell(trial, trial.params["lr"])
+            study.tell(trial, as_value(trial.params["lr"]))
         del trial
         gc.collect()
         grown = tracemalloc.get_traced_memory()[0] - base
@@ -104,6 +117,7 @@ def test_a_long_in_memory_study_keeps_no_python_object_per_trial():
     # A record tuple with its params dict took about 400 bytes of Python objects per trial.
     assert grown / n < 16, f"{grown / n:.1f} bytes of Python objects per stored trial"
     assert len(study.trials) == n
+    assert type(study.best_value) is float
 
 
 def test_the_trial_list_reads_like_a_list():
@@ -113,9 +127,12 @@ def test_the_trial_list_reads_like_a_list():
     trials = study._trials
     assert len(trials) == 7
     assert trials[-1] is running and trials[6] is running
-    assert [ft.trial.as_trial(e).number for e in trials[1:6:2]] == [1, 3, 5]
+    assert [e[0] for e in trials[1:6:2]] == [1, 3, 5]
     assert trials[::-3][0] is running
-    assert [ft.trial.as_trial(e).number for e in trials] == list(range(7))
+    assert [e[0] for e in trials[:6]] == list(range(6))
+    assert [t.number for t in trials.trials()] == list(range(7))
+    assert trials.trial(-1) is running and trials.trial(2) == study.trials[2]
+    assert [t.number for t in trials.trials({"RUNNING"})] == [6]
     assert trials.states() == ["COMPLETE"] * 6 + ["RUNNING"]
     assert trials.state(-1) == "RUNNING"
     with pytest.raises(IndexError, match="trial index 7 out of range for a study of 7"):
@@ -135,3 +152,33 @@ def test_a_study_counts_running_trials_in_its_exhausted_message():
     study.tell(done, 1.0)
     with pytest.raises(ft.SearchExhausted, match="some of the 1 running"):
         study.ask()
+
+
+def test_reading_the_trials_leaves_the_garbage_collector_as_it_was():
+    study = ft.Study(ft.RandomSearch(NESTED, seed=0))
+    study.optimize(lambda t: t.params["lr"], n_trials=3)
+    assert gc.isenabled()
+    assert len(study.trials) == 3 and gc.isenabled()
+    gc.disable()
+    try:
+        assert len(study.trials_in("COMPLETE")) == 3 and not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_rebuilt_trials_are_copies_that_do_not_change_the_study():
+    def objective(trial):
+        trial.set_attr("folds", [1, 2])
+        return trial.params["lr"]
+
+    study = ft.Study(ft.RandomSearch(NESTED, seed=0))
+    study.optimize(objective, n_trials=2)
+    study.optimize(lambda t: t.params["lr"], n_trials=2)
+    for t in study.trials:
+        t.params["lr"] = -1.0
+        t.attrs["folds"] = None
+        t.intermediate[0] = 9.0
+    again = study.trials
+    assert all(t.params["lr"] > 0 for t in again)
+    assert [t.attrs for t in again] == [{"folds": [1, 2]}] * 2 + [{}] * 2
+    assert all(t.intermediate == {} for t in again)

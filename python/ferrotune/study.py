@@ -32,7 +32,6 @@ from .trial import (
     Trial,
     TrialState,
     as_state,
-    as_trial,
     as_value,
     to_record,
 )
@@ -301,8 +300,7 @@ class Study(_core.StudyCore):
             # A running trial points at its study; a finished one must match the study's own
             # entry (the same object, or equal to the record it became).
             if trial._study is not self and not (
-                0 <= trial.number < len(self._trials)
-                and as_trial(self._trials[trial.number]) == trial
+                0 <= trial.number < len(self._trials) and self._trials.trial(trial.number) == trial
             ):
                 raise TrialStateError(f"trial {trial.number} does not belong to this study")
         else:
@@ -311,7 +309,7 @@ class Study(_core.StudyCore):
                 raise TrialStateError(
                     f"there is no trial {number}; the study has {len(self._trials)}"
                 )
-            trial = as_trial(self._trials[number])
+            trial = self._trials.trial(number)
         if trial.state is not TrialState.RUNNING:
             raise TrialStateError(
                 f"trial {trial.number} is already finished ({trial.state.value}); a trial is "
@@ -575,14 +573,12 @@ class Study(_core.StudyCore):
         """Every trial, by number. Running trials (and the best) are the live objects; finished
         ones are rebuilt from the study's compact records on each call, so changing them does
         not change the study."""
-        return [as_trial(t) for t in self._trials]
+        return self._trials.trials()
 
     def trials_in(self, *states: TrialState | str) -> list[Trial]:
         """The trials in any of the given states."""
         wanted = {as_state(s) for s in states}
-        names = {s.value for s in wanted}
-        trials = self._trials
-        return [as_trial(trials[i]) for i, s in enumerate(trials.states()) if s in names]
+        return self._trials.trials({s.value for s in wanted})
 
     @property
     def best_trial(self) -> Trial:

@@ -40,10 +40,10 @@ Trial = _core.Trial
 # tracked by CPython's cyclic garbage collector and walked again by each full collection (with
 # a million trials that walking was 40% of the time per trial), while a record that holds only
 # numbers, strings and flat dicts is taken off the collector's list when it is made (see
-# `PyTrial::record` in rust/src/bindings/trial.rs). Trial objects are rebuilt from records
-# when asked for (`study.trials`). The study's list of them is a `_core.TrialList`, which keeps
-# trials drawn by the core random searcher as numbers only and builds their records when read
-# (rust/src/bindings/trials.rs).
+# `PyTrial::record` in rust/src/bindings/trial.rs). The study's list of them is a
+# `_core.TrialList` (rust/src/bindings/trials.rs), which keeps trials drawn by the core random
+# searcher as numbers only, and rebuilds Trial objects from either when asked
+# (`study.trials`).
 
 _STATE_OF = {s.value: s for s in TrialState}
 
@@ -52,31 +52,6 @@ def to_record(trial: Trial) -> tuple[Any, ...]:
     """The finished `trial` as a tuple (see above): (number, params, point_id, state name,
     value, start, duration, intermediate or None, error, attrs or None, gradient)."""
     return trial._record()
-
-
-def from_record(record: tuple[Any, ...]) -> Trial:
-    """A Trial object for a record made by `to_record`."""
-    number, params, point_id, state, value, start, duration, inter, error, attrs, grad = record
-    trial = Trial(
-        number,
-        params,
-        point_id,
-        start,
-        None,
-        state=_STATE_OF[state],
-        value=value,
-        duration=duration,
-        intermediate=dict(inter) if inter else None,
-        error=error,
-        attrs=dict(attrs) if attrs else None,
-    )
-    trial.gradient = grad
-    return trial
-
-
-def as_trial(entry: Trial | tuple[Any, ...]) -> Trial:
-    """A Trial object for what a study keeps for one trial."""
-    return from_record(entry) if type(entry) is tuple else entry  # type: ignore[return-value,arg-type]
 
 
 def as_state(value: TrialState | str, name: str = "state") -> TrialState:

@@ -125,10 +125,20 @@ impl PyStudyCore {
         )
     }
 
-    /// The finite float in `value`, when it is exactly a Python float.
-    fn finite_float(value: &Bound<'_, PyAny>) -> Option<f64> {
-        let x = value.cast_exact::<PyFloat>().ok()?.value();
-        x.is_finite().then_some(x)
+    /// The finite float in `value`, when it is a Python float or an instance of a subclass
+    /// (numpy's float64 is one), and `value` as a plain float.
+    fn finite_float<'py>(value: &Bound<'py, PyAny>) -> Option<(f64, Bound<'py, PyAny>)> {
+        let float = value.cast::<PyFloat>().ok()?;
+        let x = float.value();
+        if !x.is_finite() {
+            return None;
+        }
+        let plain = if value.is_exact_instance_of::<PyFloat>() {
+            value.clone()
+        } else {
+            PyFloat::new(value.py(), x).into_any()
+        };
+        Some((x, plain))
     }
 }
 
@@ -269,7 +279,7 @@ impl PyStudyCore {
         if let (None, None, Some(value), Ok(t)) =
             (gradient, state, value, trial.cast_exact::<PyTrial>())
         {
-            let Some(x) = Self::finite_float(value) else {
+            let Some((x, value)) = Self::finite_float(value) else {
                 return Self::general_tell(slf, trial, Some(value), gradient, state);
             };
             let (live, point_id, number) = {
@@ -296,10 +306,10 @@ impl PyStudyCore {
                         core.finish(id)?;
                     }
                     _ => {
-                        tell.bind(py).call1((point_id, value))?;
+                        tell.bind(py).call1((point_id, &value))?;
                     }
                 }
-                t.borrow_mut().complete(py, value.clone().unbind())?;
+                t.borrow_mut().complete(py, value.unbind())?;
                 let (better, journaled) = {
                     let me = slf.borrow();
                     (me.beats(py, x)?, !me.journal.is_none(py))

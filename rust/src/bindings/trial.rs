@@ -49,6 +49,40 @@ pub(crate) fn complete(py: Python<'_>) -> PyResult<&'static Py<PyAny>> {
     state(py, &CELL, "COMPLETE")
 }
 
+/// A copy of JSON-like data (dicts and lists, at any depth) sharing nothing that can be changed
+/// in place: every dict and list is new, other objects (numbers, strings, tuples, anything
+/// else) are shared.
+fn json_copy<'py>(value: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    let py = value.py();
+    if let Ok(d) = value.cast_exact::<PyDict>() {
+        let copy = PyDict::new(py);
+        for (k, v) in d.iter() {
+            copy.set_item(k, json_copy(&v)?)?;
+        }
+        Ok(copy.into_any())
+    } else if let Ok(items) = value.cast_exact::<pyo3::types::PyList>() {
+        let copied = items
+            .iter()
+            .map(|v| json_copy(&v))
+            .collect::<PyResult<Vec<_>>>()?;
+        Ok(pyo3::types::PyList::new(py, copied)?.into_any())
+    } else {
+        Ok(value.clone())
+    }
+}
+
+/// `TrialState[name]`, without the enum's lookup for the two states a study files most.
+fn state_named(py: Python<'_>, name: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+    if let Ok(text) = name.cast::<pyo3::types::PyString>() {
+        match text.to_str()? {
+            "COMPLETE" => return Ok(complete(py)?.clone_ref(py)),
+            "RUNNING" => return Ok(running(py)?.clone_ref(py)),
+            _ => {}
+        }
+    }
+    Ok(trial_state(py)?.get_item(name)?.unbind())
+}
+
 /// The name of a state (`state.value`), without the enum's slow attribute lookup for the two
 /// states a study files most.
 fn state_name<'py>(py: Python<'py>, state: &Py<PyAny>) -> PyResult<Bound<'py, PyAny>> {
@@ -98,7 +132,9 @@ pub(crate) fn now() -> f64 {
 /// number : int
 ///     Position in the study, from 0.
 /// params : dict
-///     The parameter values to evaluate.
+///     The parameter values to evaluate. Treat it as read-only: a study may keep the point as
+///     the searcher proposed it rather than this dict (random search does). To record other
+///     values, assign a new dict to ``trial.params``, or use :meth:`set_attr`.
 /// state : TrialState
 /// value : float or None
 ///     The objective's value, once complete.
@@ -232,6 +268,72 @@ impl PyTrial {
 
     pub(crate) fn number(&self) -> i64 {
         self.number
+    }
+
+    /// A finished trial rebuilt from the record `record` made (see `trial.py`): a new object,
+    /// with its own copies of `params`, `intermediate` and `attrs`, so that changing it does
+    /// not change the study.
+    pub(crate) fn from_record(py: Python<'_>, record: &Bound<'_, PyTuple>) -> PyResult<Self> {
+        if record.len() != 11 {
+            return Err(crate::Error::Internal(format!(
+                "a trial record has 11 items, not {}",
+                record.len()
+            ))
+            .into());
+        }
+        let item = |i: usize| record.get_item(i);
+        let copy = |i: usize| -> PyResult<Option<Py<PyAny>>> {
+            let d = item(i)?;
+            Ok(if d.is_truthy()? {
+                Some(json_copy(&d)?.unbind())
+            } else {
+                None
+            })
+        };
+        Ok(PyTrial {
+            number: item(0)?.extract()?,
+            params: json_copy(&item(1)?)?.unbind(),
+            point_id: item(2)?.unbind(),
+            state: state_named(py, &item(3)?)?,
+            value: item(4)?.unbind(),
+            start: item(5)?.extract()?,
+            duration: item(6)?.extract()?,
+            intermediate: copy(7)?,
+            attrs: copy(9)?,
+            error: item(8)?.unbind(),
+            gradient: item(10)?.unbind(),
+            study: py.None(),
+            t0: 0.0,
+            drawn: None,
+        })
+    }
+
+    /// A trial completed with `value`, from what a study keeps of a drawn one.
+    pub(crate) fn completed(
+        py: Python<'_>,
+        number: usize,
+        params: Py<PyAny>,
+        point_id: u64,
+        value: f64,
+        start: f64,
+        duration: f64,
+    ) -> PyResult<Self> {
+        Ok(PyTrial {
+            number: number as i64,
+            params,
+            point_id: point_id.into_pyobject(py)?.into_any().unbind(),
+            state: complete(py)?.clone_ref(py),
+            value: PyFloat::new(py, value).into_any().unbind(),
+            start,
+            duration: Some(duration),
+            intermediate: None,
+            attrs: None,
+            error: py.None(),
+            gradient: py.None(),
+            study: py.None(),
+            t0: 0.0,
+            drawn: None,
+        })
     }
 
     /// Where the point was drawn from, when the study may keep the finished trial as numbers:
@@ -507,6 +609,12 @@ impl PyTrial {
     /// The compact record a study keeps once the trial finished.
     fn _record<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
         self.record(py)
+    }
+
+    /// A Trial rebuilt from a record made by `_record`.
+    #[staticmethod]
+    fn _from_record(py: Python<'_>, record: &Bound<'_, PyTuple>) -> PyResult<Self> {
+        Self::from_record(py, record)
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {

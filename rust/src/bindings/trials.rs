@@ -12,7 +12,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyFloat, PyList, PySlice, PyTuple};
 use pyo3::{intern, PyTraverseError};
 
-use super::trial::{flat_record, DrawnFrom};
+use super::trial::{flat_record, DrawnFrom, PyTrial};
 
 /// A finished trial kept as numbers (see the module comment).
 #[derive(Clone, Copy)]
@@ -29,6 +29,36 @@ pub(crate) enum Entry {
     /// A live Trial or a record tuple.
     Object(Py<PyAny>),
     Drawn(Drawn),
+}
+
+/// Pauses CPython's cyclic garbage collector while it lives, restoring its state after.
+///
+/// Used while many objects that cannot form a cycle are made at once (every trial of a study):
+/// each collection that the new objects set off walks all of them made so far, which took
+/// over half the time of rebuilding a large study's trials.
+struct CollectorPaused<'py> {
+    was_enabled: bool,
+    _gil: Python<'py>,
+}
+
+impl<'py> CollectorPaused<'py> {
+    fn new(py: Python<'py>) -> Self {
+        // SAFETY: the GIL is held (`py`); PyGC_Disable only flips the collector's switch.
+        let was_enabled = unsafe { pyo3::ffi::PyGC_Disable() } != 0;
+        CollectorPaused {
+            was_enabled,
+            _gil: py,
+        }
+    }
+}
+
+impl Drop for CollectorPaused<'_> {
+    fn drop(&mut self) {
+        if self.was_enabled {
+            // SAFETY: the GIL is still held: this guard cannot outlive its `Python` token.
+            unsafe { pyo3::ffi::PyGC_Enable() };
+        }
+    }
 }
 
 /// An entry taken out of the list. What Python sees of an entry is built from this with the
@@ -54,18 +84,12 @@ impl Taken {
                 from,
             } => (number, drawn, from),
         };
-        let space = from.space.get();
-        let mut row = vec![0.0; space.space.len()];
-        space
-            .space
-            .sample_row(from.seed, from.sequence, d.point_id, &mut row);
-        let params = space.decode_row(py, &row)?;
         let none = py.None().into_bound(py);
         let record = flat_record(
             py,
             [
                 number.into_pyobject(py)?.into_any(),
-                params,
+                Self::params(py, &d, &from)?,
                 d.point_id.into_pyobject(py)?.into_any(),
                 intern!(py, "COMPLETE").clone().into_any(),
                 PyFloat::new(py, d.value).into_any(),
@@ -80,12 +104,49 @@ impl Taken {
         Ok(record.into_any())
     }
 
+    /// The entry as a Trial: the live object, or one rebuilt from a record or drawn entry.
+    fn trial<'py>(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let trial = match self {
+            Taken::Object(o) => {
+                let o = o.into_bound(py);
+                match o.cast_exact::<PyTuple>() {
+                    Ok(record) => PyTrial::from_record(py, record)?,
+                    Err(_) => return Ok(o),
+                }
+            }
+            Taken::Drawn {
+                number,
+                drawn,
+                from,
+            } => PyTrial::completed(
+                py,
+                number,
+                Self::params(py, &drawn, &from)?.unbind(),
+                drawn.point_id,
+                drawn.value,
+                drawn.start,
+                drawn.duration,
+            )?,
+        };
+        Ok(Bound::new(py, trial)?.into_any())
+    }
+
+    /// A drawn entry's parameters, drawn again.
+    fn params<'py>(py: Python<'py>, d: &Drawn, from: &DrawnFrom) -> PyResult<Bound<'py, PyAny>> {
+        let space = from.space.get();
+        let mut row = vec![0.0; space.space.len()];
+        space
+            .space
+            .sample_row(from.seed, from.sequence, d.point_id, &mut row);
+        space.decode_row(py, &row)
+    }
+
     /// The entry's state name ("COMPLETE", ...), without building a drawn entry's record.
-    fn state_name<'py>(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+    fn state_name<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let Taken::Object(o) = self else {
             return Ok(intern!(py, "COMPLETE").clone().into_any());
         };
-        let o = o.into_bound(py);
+        let o = o.bind(py);
         match o.cast_exact::<PyTuple>() {
             Ok(record) => record.get_item(3),
             Err(_) => o
@@ -286,6 +347,41 @@ impl PyTrialList {
             me.take(slf.py(), me.index(i)?)
         };
         taken.state_name(slf.py())
+    }
+
+    /// Entry `i` as a Trial: the live one while it runs, else a new object rebuilt from what
+    /// the study keeps (changing it does not change the study).
+    fn trial<'py>(slf: &Bound<'py, Self>, i: isize) -> PyResult<Bound<'py, PyAny>> {
+        let taken = {
+            let me = slf.borrow();
+            me.take(slf.py(), me.index(i)?)
+        };
+        taken.trial(slf.py())
+    }
+
+    /// Every trial as in `trial`, by number; only those whose state name is in `states` (a
+    /// set of names) when it is given.
+    #[pyo3(signature = (states=None))]
+    fn trials<'py>(
+        slf: &Bound<'py, Self>,
+        states: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let py = slf.py();
+        let taken: Vec<Taken> = {
+            let me = slf.borrow();
+            (0..me.entries.len()).map(|i| me.take(py, i)).collect()
+        };
+        let list = PyList::empty(py);
+        let _paused = CollectorPaused::new(py);
+        for t in taken {
+            if let Some(states) = states {
+                if !states.contains(t.state_name(py)?)? {
+                    continue;
+                }
+            }
+            list.append(t.trial(py)?)?;
+        }
+        Ok(list)
     }
 
     /// The state name of every entry, by number, without building records.
