@@ -425,6 +425,25 @@ def test_a_finished_trial_told_again_is_refused_as_finished_also_after_compactio
         other.tell(first, 0.0)
 
 
+def test_a_pickled_copy_of_a_running_trial_finishes_the_original_once():
+    import pickle
+
+    study = ft.Study(ft.RandomSearch(SPACE, seed=0))
+    original = study.ask()
+    copy = pickle.loads(pickle.dumps(original))
+    told = study.tell(copy, 2.0)
+    assert told is original and original.state is ft.TrialState.COMPLETE
+    assert original.value == 2.0 and copy.state is ft.TrialState.RUNNING
+    for again in (original, copy):
+        with pytest.raises(TrialStateError, match="already finished"):
+            study.tell(again, 1.0)
+    assert [t.value for t in study.trials] == [2.0]
+    changed = pickle.loads(pickle.dumps(study.ask()))
+    changed.set_attr("note", "x")
+    with pytest.raises(TrialStateError, match="does not belong"):
+        study.tell(changed, 1.0)
+
+
 def test_a_value_that_is_not_a_number_fails_the_trial_durably(journal_path):
     study = ft.Study(ft.RandomSearch(SPACE, seed=0), storage=journal_path)
     trial = study.ask()

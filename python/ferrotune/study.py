@@ -297,12 +297,19 @@ class Study(_core.StudyCore):
 
     def _trial_to_tell(self, trial: Trial | int) -> Trial:
         if isinstance(trial, Trial):
-            # A running trial points at its study; a finished one must match the study's own
-            # entry (the same object, or equal to the record it became).
-            if trial._study is not self and not (
-                0 <= trial.number < len(self._trials) and self._trials.trial(trial.number) == trial
-            ):
-                raise TrialStateError(f"trial {trial.number} does not belong to this study")
+            number = trial.number
+            entry = self._trials.trial(number) if 0 <= number < len(self._trials) else None
+            if entry is not trial:
+                # Another object for this trial: a finished one rebuilt from its record, or a
+                # copy (a pickled trial). A copy finishes the study's own object, once.
+                told = (
+                    entry is not None
+                    and entry.state is not _RUNNING
+                    and (entry.start, entry.point_id) == (trial.start, trial.point_id)
+                )
+                if entry is None or not (told or entry == trial):
+                    raise TrialStateError(f"trial {number} does not belong to this study")
+                trial = entry
         else:
             number = v.integer("trial", trial, minimum=0)
             if number >= len(self._trials):

@@ -11,7 +11,7 @@ use pyo3::{intern, PyTraverseError};
 
 use super::search::{PyGridSearcher, PyRandomSearcher};
 use super::trial::{running, DrawnFrom, PyTrial};
-use super::trials::PyTrialList;
+use super::trials::{Filing, PyTrialList};
 
 /// A searcher of the Rust core, called directly rather than through its Python methods.
 enum CoreSearcher {
@@ -290,15 +290,18 @@ impl PyStudyCore {
                     tb.number(),
                 )
             };
+            let (tell, core, trials) = {
+                let me = slf.borrow();
+                (
+                    me.searcher_tell.clone_ref(py),
+                    me.tell_core.as_ref().map(|c| c.clone_ref(py)),
+                    me.trials.clone_ref(py),
+                )
+            };
+            // The study's own object for the trial (a copy of it goes the general way).
+            let live = live
+                && usize::try_from(number).is_ok_and(|n| trials.bind(py).borrow().holds(n, trial));
             if live {
-                let (tell, core, trials) = {
-                    let me = slf.borrow();
-                    (
-                        me.searcher_tell.clone_ref(py),
-                        me.tell_core.as_ref().map(|c| c.clone_ref(py)),
-                        me.trials.clone_ref(py),
-                    )
-                };
                 let id = point_id.bind(py).extract::<u64>().ok();
                 // The searcher first: if it refuses, the trial is still running.
                 match (core, id) {
@@ -322,27 +325,20 @@ impl PyStudyCore {
                 }
                 // What to file is worked out before the list is borrowed: building a record
                 // may run Python code, which may read the list.
-                let filed = {
+                let filing = {
                     let tb = t.borrow();
                     match (tb.drawn_plain(py)?, id) {
-                        (Some(from), Some(id)) => Err((
-                            from.clone_ref(py),
-                            id,
-                            tb.start(),
-                            tb.duration().unwrap_or(f64::NAN),
-                        )),
-                        _ => Ok(tb.record(py)?.into_any().unbind()),
+                        (Some(from), Some(point_id)) => Filing::Drawn {
+                            from: from.clone_ref(py),
+                            point_id,
+                            value: x,
+                            start: tb.start(),
+                            duration: tb.duration().unwrap_or(f64::NAN),
+                        },
+                        _ => Filing::Record(tb.record(py)?.into_any().unbind()),
                     }
                 };
-                let old = {
-                    let mut list = trials.bind(py).borrow_mut();
-                    match filed {
-                        Ok(record) => list.set(number as usize, record)?,
-                        Err((from, id, start, duration)) => {
-                            list.set_drawn(py, number as usize, &from, id, x, start, duration)?
-                        }
-                    }
-                };
+                let old = trials.bind(py).borrow_mut().file(number as usize, filing)?;
                 drop(old);
                 t.borrow_mut().detach(py);
                 return Ok(t.clone().into_any());

@@ -25,6 +25,20 @@ pub(crate) struct Drawn {
     source: u32,
 }
 
+/// What a study files for a trial that just finished.
+pub(crate) enum Filing {
+    /// A record tuple (see `PyTrial::record`).
+    Record(Py<PyAny>),
+    /// A drawn trial as numbers: the point and where it was drawn from, the value and times.
+    Drawn {
+        from: DrawnFrom,
+        point_id: u64,
+        value: f64,
+        start: f64,
+        duration: f64,
+    },
+}
+
 pub(crate) enum Entry {
     /// A live Trial or a record tuple.
     Object(Py<PyAny>),
@@ -175,6 +189,11 @@ impl PyTrialList {
         self.entries.len()
     }
 
+    /// Whether entry `number` is `object` itself.
+    pub(crate) fn holds(&self, number: usize, object: &Bound<'_, PyAny>) -> bool {
+        matches!(self.entries.get(number), Some(Entry::Object(o)) if o.is(object))
+    }
+
     pub(crate) fn push(&mut self, entry: Py<PyAny>) {
         self.entries.push(Entry::Object(entry));
     }
@@ -188,39 +207,42 @@ impl PyTrialList {
     /// Files `entry` (a record) as trial `number`, which must exist. Returns what it replaced,
     /// to be dropped once the list is no longer borrowed (freeing it may run Python code).
     #[must_use = "drop the old entry after the borrow ends"]
-    pub(crate) fn set(&mut self, number: usize, entry: Py<PyAny>) -> PyResult<Entry> {
+    fn set(&mut self, number: usize, entry: Py<PyAny>) -> PyResult<Entry> {
         Ok(std::mem::replace(self.slot(number)?, Entry::Object(entry)))
     }
 
-    /// Files trial `number` (which must exist) as completed with `value`, its parameters being
-    /// point `point_id` drawn as `from` says. Returns what it replaced, as `set` does.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn set_drawn(
-        &mut self,
-        py: Python<'_>,
-        number: usize,
-        from: &DrawnFrom,
-        point_id: u64,
-        value: f64,
-        start: f64,
-        duration: f64,
-    ) -> PyResult<Entry> {
-        let same = self.sources.last().is_some_and(|s| {
-            s.space.is(&from.space) && s.seed == from.seed && s.sequence == from.sequence
-        });
-        if !same {
-            self.sources.push(from.clone_ref(py));
-        }
-        let source = u32::try_from(self.sources.len() - 1)
-            .map_err(|_| crate::Error::Internal("too many sample sources in one study".into()))?;
-        let drawn = Entry::Drawn(Drawn {
-            point_id,
-            value,
-            start,
-            duration,
-            source,
-        });
-        Ok(std::mem::replace(self.slot(number)?, drawn))
+    /// Files finished trial `number` (which must exist) as `filing` says. Returns what it
+    /// replaced, as `set` does.
+    #[must_use = "drop the old entry after the borrow ends"]
+    pub(crate) fn file(&mut self, number: usize, filing: Filing) -> PyResult<Entry> {
+        let entry = match filing {
+            Filing::Record(record) => Entry::Object(record),
+            Filing::Drawn {
+                from,
+                point_id,
+                value,
+                start,
+                duration,
+            } => {
+                let same = self.sources.last().is_some_and(|s| {
+                    s.space.is(&from.space) && s.seed == from.seed && s.sequence == from.sequence
+                });
+                if !same {
+                    self.sources.push(from);
+                }
+                let source = u32::try_from(self.sources.len() - 1).map_err(|_| {
+                    crate::Error::Internal("too many sample sources in one study".into())
+                })?;
+                Entry::Drawn(Drawn {
+                    point_id,
+                    value,
+                    start,
+                    duration,
+                    source,
+                })
+            }
+        };
+        Ok(std::mem::replace(self.slot(number)?, entry))
     }
 
     /// Entry `i` (which must exist), taken out of the list: see `Taken`.
