@@ -240,6 +240,35 @@ def test_decode_and_encode_refuse_text_by_name():
         space.encode({"x": "0.5"})
 
 
+@pytest.mark.parametrize(
+    ("row", "where", "why"),
+    [
+        ([3, np.nan, 0.5, 4], r"rows\[1, 0\] \(model\)", "option index.*0 to 1"),
+        ([0.5, np.nan, 0.5, 4], r"rows\[1, 0\] \(model\)", "option index"),
+        ([0, np.nan, 1.5, 4], r"rows\[1, 2\] \(lr\)", r"within \[0.001, 1"),
+        ([0, np.nan, 0.5, 4.5], r"rows\[1, 3\] \(layers\)", "whole number"),
+        ([0, np.nan, 0.5, 5], r"rows\[1, 3\] \(layers\)", "on the step"),
+        ([0, np.nan, np.nan, 4], r"rows\[1, 2\] \(lr\)", "finite.*active"),
+        ([1, np.nan, 0.5, 4], r"rows\[1, 1\] \(model\[1\].depth\)", "finite.*active"),
+        ([1, 1e300, 0.5, 4], r"rows\[1, 1\]", "within.*got 1e300"),
+    ],
+)
+def test_decode_refuses_a_row_no_sample_could_be_naming_its_cell(row, where, why):
+    space = ft.Space(
+        {
+            "model": ft.Choice(["linear", {"depth": ft.Int(1, 8)}]),
+            "lr": ft.Float(1e-3, 1.0, log=True),
+            "layers": ft.Int(2, 8, step=2),
+        }
+    )
+    assert space.names == ["model", "model[1].depth", "lr", "layers"]
+    good = space.sample_array(1, seed=0)[0]
+    with pytest.raises(InvalidArgumentError, match=f"{where}.*{why}"):
+        space.decode(np.array([good, row]))
+    # An inactive parameter's cell is not read: the option not chosen may hold anything.
+    assert space.decode([0, 123.0, 0.5, 4]) == [{"model": "linear", "lr": 0.5, "layers": 4}]
+
+
 def test_empty_space_samples_empty_dicts():
     space = ft.Space({})
     assert space.sample(2, seed=0) == [{}, {}]

@@ -322,7 +322,14 @@ class Space:
         return self._core.sample_array(n, v.seed(seed), v.one_of("sequence", sequence, _SEQUENCES))
 
     def decode(self, rows: np.ndarray) -> list[dict[str, Any]]:
-        """The parameter dicts for rows of an array shaped like ``sample_array``'s."""
+        """The parameter dicts for rows of an array shaped like ``sample_array``'s.
+
+        Every active value must be one a sample could hold: within its bounds, a whole number
+        on its step for an ``Int``, an option index for a ``Choice``, on the grid of a stepped
+        ``Float``. Anything else raises :class:`~ferrotune.errors.InvalidArgumentError` naming
+        the cell (``rows[i, j]`` and the parameter). The cells of parameters under an option
+        not chosen are not read.
+        """
         try:
             arr = np.ascontiguousarray(np.asarray(rows, dtype=np.float64))
         except (TypeError, ValueError):

@@ -550,6 +550,91 @@ impl Space {
         &self.dims
     }
 
+    /// Checks that `row` (one value per dimension) could have been sampled from this space:
+    /// every active value finite and within its bounds, an `Int` a whole number on its step,
+    /// a `Choice` the index of one of its options, a stepped `Float` on its grid (to rounding
+    /// error). Inactive dimensions (under an option not
+    /// chosen) may hold anything. The error is the bad column and why.
+    pub fn check_row(&self, row: &[f64]) -> std::result::Result<(), (usize, String)> {
+        let mut active = vec![true; self.dims.len()];
+        for (j, dim) in self.dims.iter().enumerate() {
+            if let Some(c) = &dim.parent {
+                active[j] = active[c.dim] && row[c.dim] == c.option as f64;
+            }
+            if !active[j] {
+                continue;
+            }
+            let x = row[j];
+            if !x.is_finite() {
+                return Err((j, "must be finite: the parameter is active".into()));
+            }
+            let within = |low: f64, high: f64| -> std::result::Result<(), (usize, String)> {
+                if x < low || x > high {
+                    Err((j, format!("must be within [{low}, {high}]")))
+                } else {
+                    Ok(())
+                }
+            };
+            match dim.dist {
+                Dist::Float {
+                    low, high, step, ..
+                } => {
+                    within(low, high)?;
+                    if let Some(step) = step {
+                        // Grid values are computed (low + k * step), so allow rounding error.
+                        let k = (x - low) / step;
+                        if (k - k.round()).abs() > 1e-9 * k.abs().max(1.0) {
+                            return Err((
+                                j,
+                                format!("must be on the step: {low} plus a multiple of {step}"),
+                            ));
+                        }
+                    }
+                }
+                Dist::Int {
+                    low, high, step, ..
+                } => {
+                    within(low as f64, high as f64)?;
+                    if x.fract() != 0.0 {
+                        return Err((j, "must be a whole number (an Int)".into()));
+                    }
+                    if (x as i128 - low as i128) % step as i128 != 0 {
+                        return Err((
+                            j,
+                            format!("must be on the step: {low} plus a multiple of {step}"),
+                        ));
+                    }
+                }
+                Dist::Choice { n } => {
+                    if x.fract() != 0.0 || x < 0.0 || x >= n as f64 {
+                        return Err((
+                            j,
+                            format!(
+                                "must be an option index, a whole number from 0 to {}",
+                                n - 1
+                            ),
+                        ));
+                    }
+                }
+                Dist::Normal { low, high, log, .. } => {
+                    if log && x <= 0.0 {
+                        return Err((j, "must be positive (a log-normal value)".into()));
+                    }
+                    within(
+                        low.unwrap_or(f64::NEG_INFINITY),
+                        high.unwrap_or(f64::INFINITY),
+                    )?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The name of dimension `j`.
+    pub fn name(&self, j: usize) -> &str {
+        &self.dims[j].name
+    }
+
     /// Number of dimensions (columns of a sample array).
     pub fn len(&self) -> usize {
         self.dims.len()
@@ -899,6 +984,65 @@ mod tests {
             ),
         ])
         .unwrap()
+    }
+
+    #[test]
+    fn check_row_accepts_samples_and_names_the_column_of_a_bad_value() {
+        let space = Space::new(vec![
+            Dim {
+                name: "c".into(),
+                dist: Dist::Choice { n: 2 },
+                parent: None,
+            },
+            Dim {
+                name: "x".into(),
+                dist: Dist::Float {
+                    low: 0.0,
+                    high: 1.0,
+                    log: false,
+                    step: None,
+                },
+                parent: Some(Condition { dim: 0, option: 1 }),
+            },
+            Dim {
+                name: "k".into(),
+                dist: Dist::Int {
+                    low: 2,
+                    high: 10,
+                    log: false,
+                    step: 2,
+                },
+                parent: None,
+            },
+            Dim {
+                name: "s".into(),
+                dist: Dist::Float {
+                    low: 0.1,
+                    high: 0.9,
+                    log: false,
+                    step: Some(0.1),
+                },
+                parent: None,
+            },
+        ])
+        .unwrap();
+        let mut row = vec![0.0; 4];
+        for i in 0..200 {
+            space.sample_row(7, Sequence::Random, i, &mut row);
+            assert_eq!(space.check_row(&row), Ok(()), "sample {i}: {row:?}");
+        }
+        // x is inactive under option 0: anything goes there, NaN included.
+        assert_eq!(space.check_row(&[0.0, 5.0, 4.0, 0.3]), Ok(()));
+        assert_eq!(space.check_row(&[0.0, f64::NAN, 4.0, 0.1 * 3.0]), Ok(()));
+        let column = |row: &[f64]| space.check_row(row).unwrap_err().0;
+        assert_eq!(column(&[1.0, 5.0, 4.0, 0.3]), 1); // active and out of bounds
+        assert_eq!(column(&[1.0, f64::NAN, 4.0, 0.3]), 1);
+        assert_eq!(column(&[2.0, 0.5, 4.0, 0.3]), 0); // no option 2
+        assert_eq!(column(&[0.5, 0.5, 4.0, 0.3]), 0);
+        assert_eq!(column(&[0.0, 0.5, 5.0, 0.3]), 2); // off the step
+        assert_eq!(column(&[0.0, 0.5, 4.5, 0.3]), 2);
+        assert_eq!(column(&[0.0, 0.5, 12.0, 0.3]), 2);
+        assert_eq!(column(&[0.0, 0.5, 4.0, 0.35]), 3);
     }
 
     #[test]

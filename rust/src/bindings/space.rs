@@ -199,8 +199,17 @@ impl PySpace {
             .into());
         }
         let out = PyList::empty(py);
-        for row in view.rows() {
+        for (r, row) in view.rows().into_iter().enumerate() {
             let row: Vec<f64> = row.iter().copied().collect();
+            if let Err((j, reason)) = self.space.check_row(&row) {
+                let name = self.space.name(j);
+                return Err(Error::invalid(
+                    format!("rows[{r}, {j}] ({name})"),
+                    format!("{:?}", row[j]),
+                    reason,
+                )
+                .into());
+            }
             out.append(self.decode_row(py, &row)?)?;
         }
         Ok(out)
