@@ -80,3 +80,25 @@ def test_restore_rejects_foreign_state():
         s.restore(ft.GridSearch({"a": [1, 2]}).state())
     with pytest.raises(StateError):
         ft.RandomSearch(SPACE).restore("not json")
+
+
+@pytest.mark.parametrize(
+    "searcher",
+    [
+        lambda: ft.RandomSearch({"layers": ft.Choice([[64, 64], [128], ([1], 2)])}, seed=0),
+        lambda: ft.GridSearch(ft.Grid({"layers": [[64, 64], [128], ([1], 2)], "x": [1, 2]})),
+    ],
+    ids=["random", "grid"],
+)
+def test_changing_a_list_option_in_one_trial_changes_no_other_trial(searcher):
+    study = ft.Study(searcher())
+    for _ in range(6):
+        trial = study.ask()
+        layers = trial.params["layers"]
+        (layers if isinstance(layers, list) else layers[0]).append(10)
+        study.tell(trial, 1.0)
+    seen = [t.params["layers"] for t in study.trials]
+    assert {repr(x) for x in seen} <= {"[64, 64]", "[128]", "([1], 2)"}
+    fresh = ft.Study(searcher())
+    fresh.optimize(lambda t: 1.0, n_trials=6)
+    assert seen == [t.params["layers"] for t in fresh.trials]

@@ -85,6 +85,39 @@ def test_params_replaced_in_the_objective_are_what_the_study_keeps():
     assert all(t.params["batch"] == 32 for t in study.trials)
 
 
+@pytest.mark.parametrize("stored", [False, True], ids=["memory", "journal"])
+@pytest.mark.parametrize("reports", [False, True], ids=["plain", "reporting"])
+@pytest.mark.parametrize("searcher", ["random", "grid"])
+def test_params_changed_in_place_are_not_what_the_study_records(
+    tmp_path, stored, reports, searcher
+):
+    def make():
+        if searcher == "random":
+            return ft.RandomSearch(NESTED, seed=0)
+        return ft.GridSearch(ft.Grid({"lr": [0.1, 0.2, 0.3], "model": [{"kind": "svm"}]}))
+
+    def objective(trial):
+        if reports:
+            trial.report(0, 1.0)
+        trial.params["lr"] = -1.0
+        trial.params["model"]["kind"] = "changed"
+        trial.params["extra"] = 1
+        return 0.5
+
+    path = str(tmp_path / "s.db") if stored else None
+    study = ft.Study(make(), storage=path)
+    study.optimize(objective, n_trials=3)
+    expected = ft.Study(make())
+    expected.optimize(lambda t: 0.5, n_trials=3)
+    want = [t.params for t in expected.trials]
+    assert all(p["lr"] > 0 and "extra" not in p for p in want)
+    assert [t.params for t in study.trials] == want
+    assert study.best_params == want[0]
+    if stored:
+        study.close()
+        assert [t.params for t in ft.load_study(path).trials] == want
+
+
 def test_a_trial_with_reports_or_attributes_keeps_them():
     def objective(trial):
         trial.report(0, 1.5)

@@ -256,6 +256,8 @@ class Trial:
     gradient: Any
     _study: Any
     _t0: float
+    @property
+    def _recorded_params(self) -> Any: ...
     def __new__(
         cls,
         number: int = 0,

@@ -37,7 +37,7 @@ def _row(trial: Trial) -> tuple[Any, ...]:
         trial.number,
         trial.point_id,
         trial.state.value,
-        _dumps(trial.params, f"trial {trial.number}'s params"),
+        _dumps(trial._recorded_params, f"trial {trial.number}'s params"),
         trial.value,
         trial.start,
         trial.duration,

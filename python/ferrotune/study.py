@@ -602,7 +602,9 @@ class Study(_core.StudyCore):
 
     @property
     def best_params(self) -> dict[str, Any]:
-        return self.best_trial.params
+        """The best trial's parameters as the study records them: as proposed, or the dict
+        assigned to ``trial.params`` (a copy: changing it does not change the study)."""
+        return self.best_trial._recorded_params  # type: ignore[no-any-return]
 
     def to_dataframe(self) -> Any:
         """The trials as a pandas DataFrame: one row per trial, one column per parameter

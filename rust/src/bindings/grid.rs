@@ -30,14 +30,25 @@ impl PyGrid {
         self.shape.len()
     }
 
-    /// Point `index` as a dict, keys in sorted order.
-    pub(crate) fn point<'py>(&self, py: Python<'py>, index: u64) -> PyResult<Bound<'py, PyDict>> {
+    /// Point `index` as a dict, keys in sorted order. Its values are the grid's own objects (as scikit-learn's
+    /// `ParameterGrid` gives them), or with `own`, copies of those that are lists or dicts.
+    pub(crate) fn point<'py>(
+        &self,
+        py: Python<'py>,
+        index: u64,
+        own: bool,
+    ) -> PyResult<Bound<'py, PyDict>> {
         let mut digits = Vec::new();
         let s = self.shape.locate(index, &mut digits).into_py_result()?;
         let sub = &self.subs[s];
         let d = PyDict::new(py);
         for ((key, values), &k) in sub.keys.iter().zip(&sub.values).zip(&digits) {
-            d.set_item(key.bind(py), values[k].bind(py))?;
+            let value = values[k].bind(py);
+            if own {
+                d.set_item(key.bind(py), super::json_copy(value)?)?;
+            } else {
+                d.set_item(key.bind(py), value)?;
+            }
         }
         Ok(d)
     }
@@ -123,7 +134,7 @@ impl PyGrid {
 
     /// Point `index` (non-negative, already range-checked by the caller) as a dict.
     fn get<'py>(&self, py: Python<'py>, index: u64) -> PyResult<Bound<'py, PyDict>> {
-        self.point(py, index)
+        self.point(py, index, false)
     }
 
     /// `grid[i]` (negative counts from the end) as a dict, or `grid[a:b:c]` as a list.
@@ -138,7 +149,7 @@ impl PyGrid {
             let out = PyList::empty(py);
             let mut i = ind.start;
             for _ in 0..ind.slicelength {
-                out.append(self.point(py, i as u64)?)?;
+                out.append(self.point(py, i as u64, false)?)?;
                 i += ind.step;
             }
             return Ok(out.into_any());
@@ -160,7 +171,7 @@ impl PyGrid {
             }
             .into());
         }
-        Ok(self.point(py, j as u64)?.into_any())
+        Ok(self.point(py, j as u64, false)?.into_any())
     }
 
     /// Column names of `to_array`: every key of every sub-grid, sorted.

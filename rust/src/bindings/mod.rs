@@ -2,6 +2,7 @@
 //! lives in this tree, one file per area. The core above knows nothing of Python.
 
 use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyTuple};
 
 mod augment;
 mod cg;
@@ -36,6 +37,53 @@ where
             Err(crate::Error::Internal(text)).into_py_result()
         }
     }
+}
+
+/// A copy of JSON-like data (dicts, lists and tuples, at any depth) sharing nothing that can be
+/// changed in place: every dict and list is new, a tuple is new when it holds one, and other
+/// objects (numbers, strings, anything else) are shared.
+pub(crate) fn json_copy<'py>(value: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    let py = value.py();
+    if let Ok(d) = value.cast_exact::<PyDict>() {
+        let copy = PyDict::new(py);
+        for (k, v) in d.iter() {
+            copy.set_item(k, json_copy(&v)?)?;
+        }
+        Ok(copy.into_any())
+    } else if let Ok(items) = value.cast_exact::<PyList>() {
+        let copied = items
+            .iter()
+            .map(|v| json_copy(&v))
+            .collect::<PyResult<Vec<_>>>()?;
+        Ok(PyList::new(py, copied)?.into_any())
+    } else if let Ok(items) = value.cast_exact::<PyTuple>() {
+        if !holds_mutable(value)? {
+            return Ok(value.clone());
+        }
+        let copied = items
+            .iter()
+            .map(|v| json_copy(&v))
+            .collect::<PyResult<Vec<_>>>()?;
+        Ok(PyTuple::new(py, copied)?.into_any())
+    } else {
+        Ok(value.clone())
+    }
+}
+
+/// Whether `value` is, or holds at any depth through tuples, a dict or a list: what
+/// `json_copy` copies.
+pub(crate) fn holds_mutable(value: &Bound<'_, PyAny>) -> PyResult<bool> {
+    if value.is_exact_instance_of::<PyDict>() || value.is_exact_instance_of::<PyList>() {
+        return Ok(true);
+    }
+    if let Ok(items) = value.cast_exact::<PyTuple>() {
+        for item in items.iter() {
+            if holds_mutable(&item)? {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
 }
 
 /// A zero-filled `(rows, cols)` float64 array allocated by numpy, or an `InvalidArgument`

@@ -180,7 +180,10 @@ impl PyGridSearcher {
             (ask, index)
         };
         let Ask::Point(id) = ask else { return Ok(None) };
-        Ok(Some((id, self.grid.get().point(py, index)?.into_any())))
+        Ok(Some((
+            id,
+            self.grid.get().point(py, index, true)?.into_any(),
+        )))
     }
 
     /// `tell(id)`: marks `id` finished; false if it was not pending.

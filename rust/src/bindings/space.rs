@@ -11,7 +11,9 @@ use crate::Error;
 
 /// How a row of numbers becomes the user's value: the tree mirrors the user's space.
 pub(crate) enum Node {
-    Const(Py<PyAny>),
+    /// A fixed value (a `Choice` option); `true` when it holds a list or dict, which each
+    /// trial gets its own copy of, so that changing it cannot change the space.
+    Const(Py<PyAny>, bool),
     Float(usize),
     Int(usize),
     Choice(usize, Vec<Node>),
@@ -31,7 +33,10 @@ impl Node {
             Ok(j)
         };
         Ok(match tag.as_str() {
-            "const" => Node::Const(t.get_item(1)?.unbind()),
+            "const" => {
+                let value = t.get_item(1)?;
+                Node::Const(value.clone().unbind(), super::holds_mutable(&value)?)
+            }
             "float" => Node::Float(dim(t)?),
             "int" => Node::Int(dim(t)?),
             "choice" => {
@@ -59,7 +64,8 @@ impl Node {
 
     fn build<'py>(&self, py: Python<'py>, row: &[f64]) -> PyResult<Bound<'py, PyAny>> {
         Ok(match self {
-            Node::Const(v) => v.bind(py).clone(),
+            Node::Const(v, false) => v.bind(py).clone(),
+            Node::Const(v, true) => super::json_copy(v.bind(py))?,
             Node::Float(j) => row[*j].into_pyobject(py)?.into_any(),
             Node::Int(j) => (row[*j] as i64).into_pyobject(py)?.into_any(),
             Node::Choice(j, options) => {

@@ -10,7 +10,7 @@ use pyo3::types::{PyDict, PyFloat, PyList, PySequence, PyString, PyTuple};
 use pyo3::{intern, PyTraverseError};
 
 use super::search::{PyGridSearcher, PyRandomSearcher};
-use super::trial::{running, DrawnFrom, PyTrial};
+use super::trial::{running, DrawnFrom, Proposed, PyTrial};
 use super::trials::{Filing, PyTrialList};
 
 /// A searcher of the Rust core, called directly rather than through its Python methods.
@@ -226,6 +226,10 @@ impl PyStudyCore {
                 }
             }
         };
+        let proposed = match drawn {
+            Some(from) => Proposed::Drawn(from),
+            None => Proposed::Copy(super::json_copy(&params)?.unbind()),
+        };
         let trial = Bound::new(
             py,
             PyTrial::running(
@@ -234,7 +238,7 @@ impl PyStudyCore {
                 params.unbind(),
                 point_id.unbind(),
                 slf.clone().into_any().unbind(),
-                drawn,
+                proposed,
             )?,
         )?;
         // Numbered and filed in one step, with no Python code in between (another thread's

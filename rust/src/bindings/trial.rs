@@ -49,28 +49,6 @@ pub(crate) fn complete(py: Python<'_>) -> PyResult<&'static Py<PyAny>> {
     state(py, &CELL, "COMPLETE")
 }
 
-/// A copy of JSON-like data (dicts and lists, at any depth) sharing nothing that can be changed
-/// in place: every dict and list is new, other objects (numbers, strings, tuples, anything
-/// else) are shared.
-fn json_copy<'py>(value: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-    let py = value.py();
-    if let Ok(d) = value.cast_exact::<PyDict>() {
-        let copy = PyDict::new(py);
-        for (k, v) in d.iter() {
-            copy.set_item(k, json_copy(&v)?)?;
-        }
-        Ok(copy.into_any())
-    } else if let Ok(items) = value.cast_exact::<pyo3::types::PyList>() {
-        let copied = items
-            .iter()
-            .map(|v| json_copy(&v))
-            .collect::<PyResult<Vec<_>>>()?;
-        Ok(pyo3::types::PyList::new(py, copied)?.into_any())
-    } else {
-        Ok(value.clone())
-    }
-}
-
 /// `TrialState[name]`, without the enum's lookup for the two states a study files most.
 fn state_named(py: Python<'_>, name: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
     if let Ok(text) = name.cast::<pyo3::types::PyString>() {
@@ -132,9 +110,9 @@ pub(crate) fn now() -> f64 {
 /// number : int
 ///     Position in the study, from 0.
 /// params : dict
-///     The parameter values to evaluate. Treat it as read-only: a study may keep the point as
-///     the searcher proposed it rather than this dict (random search does). To record other
-///     values, assign a new dict to ``trial.params``, or use :meth:`set_attr`.
+///     The parameter values to evaluate. The study records the point as the searcher proposed
+///     it: changing this dict in place changes neither the record nor any other trial. To
+///     record other values, assign a new dict to ``trial.params`` (or use :meth:`set_attr`).
 /// state : TrialState
 /// value : float or None
 ///     The objective's value, once complete.
@@ -177,9 +155,21 @@ pub(crate) struct PyTrial {
     /// `time.perf_counter()` at the ask; 0.0 when unknown (a trial read from a journal).
     #[pyo3(get, set, name = "_t0")]
     t0: f64,
-    /// Where `params` and `point_id` came from when a core random searcher drew them (and
-    /// neither was set since): the study can then keep the finished trial as numbers.
-    drawn: Option<DrawnFrom>,
+    /// What a study records as the parameters (see `Proposed`).
+    proposed: Proposed,
+}
+
+/// What a study records as a trial's parameters: the point as the searcher proposed it, not
+/// the dict handed to the objective, which the objective may change in place. Assigning a new
+/// dict to `trial.params` makes that dict the record's.
+pub(crate) enum Proposed {
+    /// `params` itself: a trial rebuilt from a record, unpickled, or given new `params`.
+    Params,
+    /// A copy of `params` taken at the ask (lists and dicts in it copied too).
+    Copy(Py<PyAny>),
+    /// Drawn by a core random searcher: a pure function of this and the point id, drawn
+    /// again when needed. The study can keep such a trial as numbers once it finished.
+    Drawn(DrawnFrom),
 }
 
 /// The space, seed and sequence a trial's point was drawn from: its parameters are a pure
@@ -197,6 +187,20 @@ impl DrawnFrom {
             seed: self.seed,
             sequence: self.sequence,
         }
+    }
+
+    /// The parameters of point `point_id`, drawn again.
+    pub(crate) fn params<'py>(
+        &self,
+        py: Python<'py>,
+        point_id: u64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let space = self.space.get();
+        let mut row = vec![0.0; space.space.len()];
+        space
+            .space
+            .sample_row(self.seed, self.sequence, point_id, &mut row);
+        space.decode_row(py, &row)
     }
 }
 
@@ -230,7 +234,7 @@ impl PyTrial {
         params: Py<PyAny>,
         point_id: Py<PyAny>,
         study: Py<PyAny>,
-        drawn: Option<DrawnFrom>,
+        proposed: Proposed,
     ) -> PyResult<Self> {
         Ok(PyTrial {
             number: number as i64,
@@ -246,7 +250,7 @@ impl PyTrial {
             gradient: py.None(),
             study,
             t0: clock(py)?,
-            drawn,
+            proposed,
         })
     }
 
@@ -285,14 +289,14 @@ impl PyTrial {
         let copy = |i: usize| -> PyResult<Option<Py<PyAny>>> {
             let d = item(i)?;
             Ok(if d.is_truthy()? {
-                Some(json_copy(&d)?.unbind())
+                Some(super::json_copy(&d)?.unbind())
             } else {
                 None
             })
         };
         Ok(PyTrial {
             number: item(0)?.extract()?,
-            params: json_copy(&item(1)?)?.unbind(),
+            params: super::json_copy(&item(1)?)?.unbind(),
             point_id: item(2)?.unbind(),
             state: state_named(py, &item(3)?)?,
             value: item(4)?.unbind(),
@@ -304,7 +308,7 @@ impl PyTrial {
             gradient: item(10)?.unbind(),
             study: py.None(),
             t0: 0.0,
-            drawn: None,
+            proposed: Proposed::Params,
         })
     }
 
@@ -332,8 +336,20 @@ impl PyTrial {
             gradient: py.None(),
             study: py.None(),
             t0: 0.0,
-            drawn: None,
+            proposed: Proposed::Params,
         })
+    }
+
+    /// The parameters a study records for this trial (see `Proposed`).
+    pub(crate) fn recorded_params<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        match &self.proposed {
+            Proposed::Params => Ok(self.params.bind(py).clone()),
+            Proposed::Copy(c) => Ok(c.bind(py).clone()),
+            Proposed::Drawn(from) => match self.point_id.bind(py).extract::<u64>() {
+                Ok(id) => from.params(py, id),
+                Err(_) => Ok(self.params.bind(py).clone()),
+            },
+        }
     }
 
     /// Where the point was drawn from, when the study may keep the finished trial as numbers:
@@ -349,7 +365,10 @@ impl PyTrial {
             && self.error.is_none(py)
             && empty(&self.intermediate)?
             && empty(&self.attrs)?;
-        Ok(if plain { self.drawn.as_ref() } else { None })
+        Ok(match &self.proposed {
+            Proposed::Drawn(from) if plain => Some(from),
+            _ => None,
+        })
     }
 
     pub(crate) fn start(&self) -> f64 {
@@ -400,10 +419,10 @@ impl PyTrial {
     /// The compact record a study keeps for a finished trial (see `trial.py`), off the cycle
     /// collector's list when flat (see `flat_record`).
     ///
-    /// The record's `intermediate` and `attrs` are its own copies; its `params` is the trial's
-    /// dict, so a container put into a finished trial's `params` that leads back to the study
-    /// would make a cycle the collector cannot see (it then stays in memory). Parameters are
-    /// values to read, and nothing in ferrotune writes to them after the ask.
+    /// The record's `intermediate` and `attrs` are its own copies, and its `params` those the
+    /// study records (see `Proposed`): the user's dict only when one was assigned to
+    /// `trial.params`, so only then could a container put into it later make a cycle the
+    /// collector cannot see (it would then stay in memory).
     pub(crate) fn record<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
         flat_record(py, self.record_items(py)?)
     }
@@ -412,7 +431,7 @@ impl PyTrial {
         let state = state_name(py, &self.state)?;
         Ok([
             self.number_object(py)?,
-            self.params.bind(py).clone(),
+            self.recorded_params(py)?,
             self.point_id.bind(py).clone(),
             state,
             self.value.bind(py).clone(),
@@ -491,20 +510,33 @@ impl PyTrial {
             gradient: none(),
             study: study.unwrap_or_else(none),
             t0: 0.0,
-            drawn: None,
+            proposed: Proposed::Params,
         })
     }
 
     #[setter]
     fn set_params(&mut self, value: Py<PyAny>) {
         self.params = value;
-        self.drawn = None;
+        self.proposed = Proposed::Params;
     }
 
     #[setter]
-    fn set_point_id(&mut self, value: Py<PyAny>) {
+    fn set_point_id(&mut self, py: Python<'_>, value: Py<PyAny>) -> PyResult<()> {
+        // A drawn point's parameters follow its id: keep them as they were drawn.
+        if let Proposed::Drawn(_) = self.proposed {
+            self.proposed = Proposed::Copy(self.recorded_params(py)?.unbind());
+        }
         self.point_id = value;
-        self.drawn = None;
+        Ok(())
+    }
+
+    /// A copy of the parameters a study records for this trial (see `Proposed`).
+    #[getter]
+    fn _recorded_params<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        match self.proposed {
+            Proposed::Drawn(_) => self.recorded_params(py), // drawn again: already a new dict
+            _ => super::json_copy(&self.recorded_params(py)?),
+        }
     }
 
     /// Values reported with :meth:`report`, by step.
@@ -707,8 +739,10 @@ impl PyTrial {
         visit.call(&self.error)?;
         visit.call(&self.gradient)?;
         visit.call(&self.study)?;
-        if let Some(d) = &self.drawn {
-            visit.call(&d.space)?;
+        match &self.proposed {
+            Proposed::Params => {}
+            Proposed::Copy(c) => visit.call(c)?,
+            Proposed::Drawn(d) => visit.call(&d.space)?,
         }
         Ok(())
     }
@@ -720,7 +754,7 @@ impl PyTrial {
             self.gradient = py.None();
             self.study = py.None();
             self.params = py.None();
-            self.drawn = None;
+            self.proposed = Proposed::Params;
         });
     }
 }

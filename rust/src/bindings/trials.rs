@@ -103,7 +103,7 @@ impl Taken {
             py,
             [
                 number.into_pyobject(py)?.into_any(),
-                Self::params(py, &d, &from)?,
+                from.params(py, d.point_id)?,
                 d.point_id.into_pyobject(py)?.into_any(),
                 intern!(py, "COMPLETE").clone().into_any(),
                 PyFloat::new(py, d.value).into_any(),
@@ -135,7 +135,7 @@ impl Taken {
             } => PyTrial::completed(
                 py,
                 number,
-                Self::params(py, &drawn, &from)?.unbind(),
+                from.params(py, drawn.point_id)?.unbind(),
                 drawn.point_id,
                 drawn.value,
                 drawn.start,
@@ -143,16 +143,6 @@ impl Taken {
             )?,
         };
         Ok(Bound::new(py, trial)?.into_any())
-    }
-
-    /// A drawn entry's parameters, drawn again.
-    fn params<'py>(py: Python<'py>, d: &Drawn, from: &DrawnFrom) -> PyResult<Bound<'py, PyAny>> {
-        let space = from.space.get();
-        let mut row = vec![0.0; space.space.len()];
-        space
-            .space
-            .sample_row(from.seed, from.sequence, d.point_id, &mut row);
-        space.decode_row(py, &row)
     }
 
     /// The entry's state name ("COMPLETE", ...), without building a drawn entry's record.
