@@ -634,3 +634,11 @@ def test_an_objective_returning_none_fails_its_trial_which_catch_can_cover():
     with pytest.raises(InvalidArgumentError, match="got None"):
         study.optimize(lambda t: None, n_trials=1)
     assert study.trials[-1].state is ft.TrialState.FAILED
+
+
+def test_a_wrong_argument_count_names_the_study_class():
+    study = ft.Study(ft.RandomSearch(SPACE, seed=0))
+    with pytest.raises(TypeError, match=r"^Study\.ask\(\)"):
+        study.ask(1)
+    with pytest.raises(TypeError, match=r"^Study\.tell\(\) missing .* 'trial'"):
+        study.tell()

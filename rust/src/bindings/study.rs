@@ -63,7 +63,9 @@ impl CoreSearcher {
 
 type NextPoint<'py> = (u64, Bound<'py, PyAny>, Option<DrawnFrom>);
 
-#[pyclass(name = "StudyCore", module = "ferrotune._core", subclass)]
+/// Named `Study` so that Python's own messages (a wrong argument count, say) name the class
+/// users know; the module exports it as `StudyCore`, the base of `ferrotune.Study`.
+#[pyclass(name = "Study", module = "ferrotune._core", subclass)]
 pub(crate) struct PyStudyCore {
     /// `searcher.ask`, bound once: `() -> (point_id, params) | None`.
     #[pyo3(get, name = "_searcher_ask")]
@@ -381,5 +383,5 @@ impl PyStudyCore {
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<PyStudyCore>()
+    m.add("StudyCore", m.py().get_type::<PyStudyCore>())
 }
