@@ -531,6 +531,35 @@ def test_a_searcher_written_in_python_drives_the_study():
         study.ask()
 
 
+@pytest.mark.parametrize(
+    "finish", [lambda s, t: s.tell(t, state="PRUNED"), lambda s, t: s.tell(t, ValueError("x"))]
+)
+def test_a_searcher_that_refuses_a_tell_leaves_the_trial_running(finish):
+    class Picky(ft.search.Searcher):
+        refuse = True
+
+        def ask(self):
+            return 0, {"x": 1.0}
+
+        def tell(self, point_id, value, gradient=None):
+            if self.refuse:
+                raise RuntimeError("not now")
+
+        def config(self):
+            return {"kind": "picky"}
+
+    searcher = Picky()
+    study = ft.Study(searcher)
+    trial = study.ask()
+    with pytest.raises(RuntimeError, match="not now"):
+        finish(study, trial)
+    assert trial.state is ft.TrialState.RUNNING and trial.error is None
+    searcher.refuse = False
+    finish(study, trial)
+    assert trial.state is not ft.TrialState.RUNNING
+    assert study.trials[0].state is trial.state
+
+
 def test_a_searcher_proposing_something_else_than_a_pair_is_a_clear_error():
     class Broken(ft.search.Searcher):
         def ask(self):

@@ -250,10 +250,11 @@ class Study(_core.StudyCore):
         if isinstance(value, BaseException):
             self._finish_failed(trial, _format_exc(value))
         elif state is TrialState.PRUNED:
+            # The searcher first, here and below: if it raises, the trial is still running.
+            self.searcher.tell(trial.point_id, None)  # type: ignore[arg-type]
             trial.state = TrialState.PRUNED
             if trial.intermediate:
                 trial.value = trial.intermediate[max(trial.intermediate)]
-            self.searcher.tell(trial.point_id, None)  # type: ignore[arg-type]
         elif state is TrialState.FAILED:
             self._finish_failed(trial, None if value is None else str(value))
         else:
@@ -325,10 +326,10 @@ class Study(_core.StudyCore):
         return trial
 
     def _finish_failed(self, trial: Trial, error: str | None) -> None:
+        self.searcher.tell(trial.point_id, None)  # type: ignore[arg-type]
         trial.state = TrialState.FAILED
         trial.value = None
         trial.error = error or "failed"
-        self.searcher.tell(trial.point_id, None)  # type: ignore[arg-type]
 
     def _update_best(self, trial: Trial) -> None:
         if trial.state is not TrialState.COMPLETE or trial.value is None:
