@@ -671,3 +671,34 @@ def test_a_wrong_argument_count_names_the_study_class():
         study.ask(1)
     with pytest.raises(TypeError, match=r"^Study\.tell\(\) missing .* 'trial'"):
         study.tell()
+
+
+def test_a_tell_whose_journal_write_fails_leaves_the_trial_running(journal_path, monkeypatch):
+    study = ft.Study(ft.RandomSearch(SPACE, seed=0), storage=journal_path)
+    first = study.ask()
+    study.tell(first, 1.0)
+    second, third = study.ask(), study.ask()
+
+    def disk_full(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(study._journal, "write", disk_full)
+    for finish in (lambda: study.tell(second, 0.5), lambda: study.tell(third, state="PRUNED")):
+        with pytest.raises(OSError, match="disk full"):
+            finish()
+    for trial in (second, third):
+        assert trial.state is ft.TrialState.RUNNING
+        assert trial.value is None and trial.duration is None
+    assert study.best_trial is first
+    assert [t.state.value for t in study.trials] == ["COMPLETE", "RUNNING", "RUNNING"]
+    monkeypatch.undo()
+    study.tell(second, 0.5)
+    study.tell(third, state="PRUNED")
+    assert study.best_trial is second
+    study.close()
+    stored = ft.load_study(journal_path).trials
+    assert [(t.state.value, t.value) for t in stored] == [
+        ("COMPLETE", 1.0),
+        ("COMPLETE", 0.5),
+        ("PRUNED", None),
+    ]

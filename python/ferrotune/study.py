@@ -41,6 +41,7 @@ __all__ = ["Study", "load_study", "SearchExhausted", "NoCompletedTrialError"]
 log = logging.getLogger("ferrotune.study")
 
 _RUNNING = TrialState.RUNNING
+_KEEP_BEST = object()  # `Study._settle`: the tell did not change the best trial
 _clock = time.perf_counter
 
 Objective = Callable[[Trial], Any]
@@ -246,6 +247,7 @@ class Study(_core.StudyCore):
             if state not in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAILED):
                 v.bad_value("state", state, "COMPLETE, PRUNED or FAILED")
         trial.duration = _clock() - trial._t0 if trial._t0 else trial.duration
+        best_before = self._best
 
         if isinstance(value, BaseException):
             self._finish_failed(trial, _format_exc(value))
@@ -268,7 +270,7 @@ class Study(_core.StudyCore):
                 x = as_value(value)
             except FerrotuneError as e:
                 self._finish_failed(trial, str(e))
-                self._settle(trial)  # the failure is durable before the error goes up
+                self._settle(trial, best_before)  # durable before the error goes up
                 raise
             if math.isfinite(x):
                 # The searcher first: a bad gradient raises with the trial still running.
@@ -282,17 +284,27 @@ class Study(_core.StudyCore):
                 self._finish_failed(
                     trial, f"the objective returned {x!r}; a trial needs a finite value"
                 )
-        self._settle(trial)
+        self._settle(trial, best_before)
         return trial
 
-    def _settle(self, trial: Trial) -> None:
+    def _settle(self, trial: Trial, best_before: Any = _KEEP_BEST) -> None:
         """Writes a trial that just finished and keeps it as a record from now on.
+
+        When the write fails, the trial runs on (RUNNING, as the journal still has it) and
+        the best trial is `best_before` again, so memory and journal agree; the error goes up.
 
         The trial also lets go of the study: it needs the study only while it runs (reports
         and pruning), and the link would make a cycle (study -> best trial -> study) that
         keeps a dropped study and all its records alive until a full garbage collection.
         """
-        self._write([trial])
+        try:
+            self._write([trial])
+        except BaseException:
+            trial.state = _RUNNING
+            trial.value = trial.error = trial.gradient = trial.duration = None
+            if best_before is not _KEEP_BEST:
+                self._best = best_before
+            raise
         self._trials[trial.number] = to_record(trial)
         trial._study = None
 

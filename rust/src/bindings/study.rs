@@ -323,11 +323,26 @@ impl PyStudyCore {
                     let me = slf.borrow();
                     (me.beats(py, x)?, !me.journal.is_none(py))
                 };
-                if better {
-                    slf.borrow_mut().best = t.clone().into_any().unbind();
-                }
+                let best_before = if better {
+                    let mut me = slf.borrow_mut();
+                    Some(std::mem::replace(
+                        &mut me.best,
+                        t.clone().into_any().unbind(),
+                    ))
+                } else {
+                    None
+                };
                 if journaled {
-                    slf.call_method1(intern!(py, "_write"), (PyList::new(py, [t])?,))?;
+                    if let Err(e) =
+                        slf.call_method1(intern!(py, "_write"), (PyList::new(py, [t])?,))
+                    {
+                        // Memory follows the journal: the trial runs on, the best is as it was.
+                        t.borrow_mut().reopen(py)?;
+                        if let Some(best) = best_before {
+                            slf.borrow_mut().best = best;
+                        }
+                        return Err(e);
+                    }
                 }
                 // What to file is worked out before the list is borrowed: building a record
                 // may run Python code, which may read the list.

@@ -392,6 +392,14 @@ impl PyTrial {
         Ok(())
     }
 
+    /// Undoes `complete`: the trial runs again, with no value or duration.
+    pub(crate) fn reopen(&mut self, py: Python<'_>) -> PyResult<()> {
+        self.state = running(py)?.clone_ref(py);
+        self.value = py.None();
+        self.duration = None;
+        Ok(())
+    }
+
     /// Lets go of the study (see `Study._settle` for why).
     pub(crate) fn detach(&mut self, py: Python<'_>) {
         self.study = py.None();
