@@ -702,3 +702,47 @@ def test_a_tell_whose_journal_write_fails_leaves_the_trial_running(journal_path,
         ("COMPLETE", 0.5),
         ("PRUNED", None),
     ]
+
+
+@pytest.mark.parametrize("searcher", ["random", "python"])
+def test_a_copy_of_a_running_trial_whose_params_changed_in_place_is_still_that_trial(searcher):
+    import copy
+    import pickle
+
+    class Counting(ft.search.Searcher):
+        def __init__(self):
+            self.next = 0
+
+        def ask(self):
+            self.next += 1
+            return self.next, {"x": float(self.next), "layers": [8]}
+
+        def tell(self, point_id, value, gradient=None):
+            pass
+
+        def requeue(self, point_id):
+            pass
+
+        def state(self):
+            return "{}"
+
+        def restore(self, state):
+            pass
+
+        def config(self):
+            return {"kind": "counting"}
+
+        @property
+        def exhausted(self):
+            return False
+
+    made = ft.RandomSearch(SPACE, seed=0) if searcher == "random" else Counting()
+    study = ft.Study(made)
+    for clone in (lambda t: pickle.loads(pickle.dumps(t)), copy.copy):
+        original = study.ask()
+        proposed = dict(original.params)
+        original.params["x"] = 123.0  # in place: not recorded
+        twin = clone(original)
+        assert twin == original and twin._recorded_params == proposed
+        assert study.tell(twin, 1.0) is original
+        assert study.trials[original.number].params == proposed

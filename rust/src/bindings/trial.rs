@@ -711,7 +711,7 @@ impl PyTrial {
         )
     }
 
-    /// Every field but the study, by name.
+    /// Every field but the study, by name, and the parameters recorded when not `params`.
     fn __getstate__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
         d.set_item("number", self.number)?;
@@ -726,14 +726,30 @@ impl PyTrial {
         d.set_item("attrs", &self.attrs)?;
         d.set_item("gradient", &self.gradient)?;
         d.set_item("_t0", self.t0)?;
+        // A copy records what the original records, whatever the objective did to `params`
+        // in place: the study takes an equal copy for its own trial (see `Study.tell`).
+        if !matches!(self.proposed, Proposed::Params) {
+            d.set_item("_proposed", self.recorded_params(py)?)?;
+        }
         Ok(d)
     }
 
     fn __setstate__(slf: &Bound<'_, Self>, state: &Bound<'_, PyDict>) -> PyResult<()> {
+        let mut proposed = None;
         for (key, value) in state.iter() {
-            slf.setattr(key.cast_into::<pyo3::types::PyString>()?, value)?;
+            let key = key.cast_into::<pyo3::types::PyString>()?;
+            if key.to_str()? == "_proposed" {
+                proposed = Some(value.unbind());
+            } else {
+                slf.setattr(key, value)?;
+            }
         }
-        slf.borrow_mut().study = slf.py().None();
+        let mut me = slf.borrow_mut();
+        me.study = slf.py().None();
+        // After `params`, whose setter makes the params the record's.
+        if let Some(proposed) = proposed {
+            me.proposed = Proposed::Copy(proposed);
+        }
         Ok(())
     }
 
