@@ -269,6 +269,17 @@ def test_decode_refuses_a_row_no_sample_could_be_naming_its_cell(row, where, why
     assert space.decode([0, 123.0, 0.5, 4]) == [{"model": "linear", "lr": 0.5, "layers": 4}]
 
 
+@pytest.mark.parametrize("low", [1e9, -1e9, 0.1, 1e6])
+def test_decode_takes_every_value_sampled_on_a_fine_step_far_from_zero(low):
+    # Far from zero a float64 is coarser than a hundredth of the step: a grid value is off
+    # the exact grid by the rounding of `low + k * step`, which decode must allow.
+    space = ft.Space({"f": ft.Float(low, low + 1, step=0.01)})
+    rows = space.sample_array(500, seed=0)
+    assert [p["f"] for p in space.decode(rows)] == rows[:, 0].tolist()
+    with pytest.raises(InvalidArgumentError, match="on the step"):
+        space.decode([low + 0.005])
+
+
 def test_empty_space_samples_empty_dicts():
     space = ft.Space({})
     assert space.sample(2, seed=0) == [{}, {}]

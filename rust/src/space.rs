@@ -581,9 +581,14 @@ impl Space {
                 } => {
                     within(low, high)?;
                     if let Some(step) = step {
-                        // Grid values are computed (low + k * step), so allow rounding error.
+                        // Grid values are computed (low + k * step), so allow rounding error:
+                        // in k, as the step itself was checked, and of a float64 the size of
+                        // x, which far from zero can be coarser than a fraction of the step.
                         let k = (x - low) / step;
-                        if (k - k.round()).abs() > 1e-9 * k.abs().max(1.0) {
+                        let nearest = (low + k.round() * step).min(high);
+                        let slack = 1e-9 * step * k.abs().max(1.0)
+                            + 4.0 * f64::EPSILON * x.abs().max(low.abs());
+                        if (x - nearest).abs() > slack {
                             return Err((
                                 j,
                                 format!("must be on the step: {low} plus a multiple of {step}"),
@@ -1043,6 +1048,24 @@ mod tests {
         assert_eq!(column(&[0.0, 0.5, 4.5, 0.3]), 2);
         assert_eq!(column(&[0.0, 0.5, 12.0, 0.3]), 2);
         assert_eq!(column(&[0.0, 0.5, 4.0, 0.35]), 3);
+        // Far from zero, a sampled grid value is off the exact grid by more than 1e-9 steps.
+        let far = Space::new(vec![Dim {
+            name: "f".into(),
+            dist: Dist::Float {
+                low: 1e9,
+                high: 1e9 + 1.0,
+                log: false,
+                step: Some(0.01),
+            },
+            parent: None,
+        }])
+        .unwrap();
+        let mut one = [0.0];
+        for i in 0..200 {
+            far.sample_row(7, Sequence::Random, i, &mut one);
+            assert_eq!(far.check_row(&one), Ok(()), "sample {i}: {one:?}");
+        }
+        assert!(far.check_row(&[1e9 + 0.005]).is_err());
     }
 
     #[test]
