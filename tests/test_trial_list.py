@@ -187,6 +187,20 @@ def test_a_study_counts_running_trials_in_its_exhausted_message():
         study.ask()
 
 
+def test_rebuilt_trials_are_seen_by_the_garbage_collector():
+    import weakref
+
+    study = ft.Study(ft.RandomSearch(NESTED, seed=0))
+    study.optimize(lambda t: t.params["lr"], n_trials=3)
+    trials = study.trials
+    assert all(gc.is_tracked(t) for t in trials)
+    trials[0].attrs["me"] = trials[0]  # a cycle only the collector can free
+    ref = weakref.ref(trials[0])
+    del trials
+    gc.collect()
+    assert ref() is None
+
+
 def test_reading_the_trials_leaves_the_garbage_collector_as_it_was():
     study = ft.Study(ft.RandomSearch(NESTED, seed=0))
     study.optimize(lambda t: t.params["lr"], n_trials=3)

@@ -590,9 +590,10 @@ class Study(_core.StudyCore):
 
     @property
     def trials(self) -> list[Trial]:
-        """Every trial, by number. Running trials (and the best) are the live objects; finished
-        ones are rebuilt from the study's compact records on each call, so changing them does
-        not change the study."""
+        """Every trial, by number. Running trials are the live objects; finished ones
+        (the best one too: ``best_trial`` is the object that was told) are rebuilt from what
+        the study records on each call, new objects equal by value, so changing them does not
+        change the study."""
         return self._trials.trials()
 
     def trials_in(self, *states: TrialState | str) -> list[Trial]:

@@ -45,32 +45,43 @@ pub(crate) enum Entry {
     Drawn(Drawn),
 }
 
-/// Pauses CPython's cyclic garbage collector while it lives, restoring its state after.
+/// Trials made in bulk (every trial of a study), kept off CPython's cyclic garbage collector's
+/// lists until all are made, then put back on.
 ///
-/// Used while many objects that cannot form a cycle are made at once (every trial of a study):
-/// each collection that the new objects set off walks all of them made so far, which took
-/// over half the time of rebuilding a large study's trials.
-struct CollectorPaused<'py> {
-    was_enabled: bool,
-    _gil: Python<'py>,
+/// Each collection that the new objects set off would walk all of them made so far, which
+/// took over half the time of rebuilding a large study's trials. Switching the collector off
+/// instead would be simpler but touches every thread: one that switched it off meanwhile would
+/// find it switched on again.
+struct Untracked<'py> {
+    made: Vec<Bound<'py, PyAny>>,
 }
 
-impl<'py> CollectorPaused<'py> {
-    fn new(py: Python<'py>) -> Self {
-        // SAFETY: the GIL is held (`py`); PyGC_Disable only flips the collector's switch.
-        let was_enabled = unsafe { pyo3::ffi::PyGC_Disable() } != 0;
-        CollectorPaused {
-            was_enabled,
-            _gil: py,
-        }
+impl<'py> Untracked<'py> {
+    fn new() -> Self {
+        Untracked { made: Vec::new() }
+    }
+
+    /// Takes `object`, a trial just made and not yet seen by any other code, off the lists.
+    fn hold(&mut self, object: Bound<'py, PyAny>) -> Bound<'py, PyAny> {
+        // SAFETY: `object` is a live GC object and the GIL is held; untracking only hides it
+        // from cycle detection, and `Drop` tracks it again.
+        unsafe { pyo3::ffi::PyObject_GC_UnTrack(object.as_ptr().cast()) };
+        self.made.push(object.clone());
+        object
     }
 }
 
-impl Drop for CollectorPaused<'_> {
+impl Drop for Untracked<'_> {
     fn drop(&mut self) {
-        if self.was_enabled {
-            // SAFETY: the GIL is still held: this guard cannot outlive its `Python` token.
-            unsafe { pyo3::ffi::PyGC_Enable() };
+        for object in &self.made {
+            // SAFETY: each object was untracked by `hold` and nothing else tracks a trial, so
+            // it is untracked now (tracking a tracked object would abort); the GIL is held.
+            unsafe {
+                let ptr = object.as_ptr();
+                if pyo3::ffi::PyObject_GC_IsTracked(ptr) == 0 {
+                    pyo3::ffi::PyObject_GC_Track(ptr.cast());
+                }
+            }
         }
     }
 }
@@ -116,6 +127,11 @@ impl Taken {
             ],
         )?;
         Ok(record.into_any())
+    }
+
+    /// Whether the entry is a live Trial (one still running), not something to rebuild from.
+    fn is_live(&self, py: Python<'_>) -> bool {
+        matches!(self, Taken::Object(o) if o.bind(py).cast_exact::<PyTuple>().is_err())
     }
 
     /// The entry as a Trial: the live object, or one rebuilt from a record or drawn entry.
@@ -384,15 +400,20 @@ impl PyTrialList {
             (0..me.entries.len()).map(|i| me.take(py, i)).collect()
         };
         let list = PyList::empty(py);
-        let _paused = CollectorPaused::new(py);
+        let mut made = Untracked::new();
         for t in taken {
             if let Some(states) = states {
                 if !states.contains(t.state_name(py)?)? {
                     continue;
                 }
             }
-            list.append(t.trial(py)?)?;
+            if t.is_live(py) {
+                list.append(t.trial(py)?)?;
+            } else {
+                list.append(made.hold(t.trial(py)?))?;
+            }
         }
+        drop(made);
         Ok(list)
     }
 
