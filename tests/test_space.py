@@ -280,6 +280,17 @@ def test_decode_takes_every_value_sampled_on_a_fine_step_far_from_zero(low):
         space.decode([low + 0.005])
 
 
+def test_a_step_that_divides_the_range_is_taken_far_from_zero_too():
+    # high - low of 0.2 is 0.19999992847442627 at this size: only rounding, not a bad step.
+    space = ft.Space({"f": ft.Float(1e9 + 0.1, 1e9 + 0.3, step=0.1)})
+    values = space.sample_array(300, seed=0)[:, 0]
+    assert values.min() >= 1e9 + 0.1 and values.max() <= 1e9 + 0.3
+    assert len({round(x - 1e9, 6) for x in values}) == 3
+    assert len(space.decode(space.sample_array(50, seed=1))) == 50
+    with pytest.raises(InvalidArgumentError, match="step must divide"):
+        ft.Float(1e9, 1e9 + 1.0, step=0.3)
+
+
 def test_empty_space_samples_empty_dicts():
     space = ft.Space({})
     assert space.sample(2, seed=0) == [{}, {}]

@@ -94,8 +94,12 @@ impl Dist {
                             "step cannot be combined with log=True",
                         ));
                     }
+                    // Allow rounding error in k, and that of `low` and `high` themselves,
+                    // which far from zero is coarser than a fraction of a small step.
                     let k = (high - low) / step;
-                    if (k - k.round()).abs() > 1e-9 * k.max(1.0) {
+                    let slack =
+                        1e-9 * k.max(1.0) + 4.0 * f64::EPSILON * low.abs().max(high.abs()) / step;
+                    if (k - k.round()).abs() > slack {
                         return Err(Error::invalid(
                             "step",
                             step,
