@@ -280,8 +280,10 @@ def _million_trial_study(n: int) -> dict[str, float]:
     study.optimize(lambda t: t.params["drop"], n_trials=n)
     wall = time.perf_counter() - t0
     grown = _peak_rss() - before
+    t0 = time.perf_counter()
     kept = len(study.trials)
-    return {"wall": wall, "per_trial": grown / n, "kept": kept}
+    read = (time.perf_counter() - t0) / n
+    return {"wall": wall, "per_trial": grown / n, "kept": kept, "read": read}
 
 
 def million_trial_rows(quick: bool) -> list[Row]:
@@ -318,6 +320,14 @@ def million_trial_rows(quick: bool) -> list[Row]:
             None,
             unit="bytes",
             note=f"{int(got['kept']):,} trials kept",
+        ),
+        Row(
+            SUITE,
+            "study.trials read back (per trial)",
+            got["read"],
+            "-",
+            None,
+            note="rebuilt Trial objects",
         ),
     ]
 

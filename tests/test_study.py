@@ -720,21 +720,8 @@ def test_a_copy_of_a_running_trial_whose_params_changed_in_place_is_still_that_t
         def tell(self, point_id, value, gradient=None):
             pass
 
-        def requeue(self, point_id):
-            pass
-
-        def state(self):
-            return "{}"
-
-        def restore(self, state):
-            pass
-
         def config(self):
             return {"kind": "counting"}
-
-        @property
-        def exhausted(self):
-            return False
 
     made = ft.RandomSearch(SPACE, seed=0) if searcher == "random" else Counting()
     study = ft.Study(made)

@@ -651,12 +651,6 @@ impl PyTrial {
         self.record(py)
     }
 
-    /// A Trial rebuilt from a record made by `_record`.
-    #[staticmethod]
-    fn _from_record(py: Python<'_>, record: &Bound<'_, PyTuple>) -> PyResult<Self> {
-        Self::from_record(py, record)
-    }
-
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         let state = state_name(py, &self.state)?;
         Ok(format!(

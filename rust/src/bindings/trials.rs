@@ -276,23 +276,8 @@ impl PyTrialList {
         }
     }
 
-    /// A list built from any iterable of entries.
+    /// A list of the entries `items` yields (a list of Trials read from a journal).
     pub(crate) fn from_iterable(items: &Bound<'_, PyAny>) -> PyResult<Self> {
-        if let Ok(list) = items.cast::<PyTrialList>() {
-            let me = list.borrow();
-            let py = items.py();
-            return Ok(PyTrialList {
-                entries: me
-                    .entries
-                    .iter()
-                    .map(|e| match e {
-                        Entry::Object(o) => Entry::Object(o.clone_ref(py)),
-                        Entry::Drawn(d) => Entry::Drawn(*d),
-                    })
-                    .collect(),
-                sources: me.sources.iter().map(|s| s.clone_ref(py)).collect(),
-            });
-        }
         let mut entries = Vec::new();
         for item in items.try_iter()? {
             entries.push(Entry::Object(item?.unbind()));
@@ -306,15 +291,6 @@ impl PyTrialList {
 
 #[pymethods]
 impl PyTrialList {
-    #[new]
-    #[pyo3(signature = (items=None))]
-    fn new(items: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
-        match items {
-            Some(items) => Self::from_iterable(items),
-            None => Ok(Self::empty()),
-        }
-    }
-
     fn __len__(&self) -> usize {
         self.entries.len()
     }
@@ -355,10 +331,6 @@ impl PyTrialList {
         };
         drop(old); // outside the borrow: freeing it may run Python code
         Ok(())
-    }
-
-    fn append(&mut self, entry: Py<PyAny>) {
-        self.push(entry);
     }
 
     fn __iter__(slf: Bound<'_, Self>) -> PyTrialListIter {
